@@ -1,0 +1,121 @@
+// swift-tools-version: 6.1
+//
+// The Dapr control plane in Swift: four services (operator, injector, sentry, placement) that share one
+// core library and speak Dapr's own wire protocols, so that an unmodified `daprd` sidecar works against them.
+
+import PackageDescription
+
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+  name: "dapr-control-plane",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "operator", targets: ["OperatorCommand"]),
+    .executable(name: "injector", targets: ["InjectorCommand"]),
+    .executable(name: "sentry", targets: ["SentryCommand"]),
+    .executable(name: "placement", targets: ["PlacementCommand"]),
+    .library(name: "ControlPlaneKit", targets: ["ControlPlaneKit"]),
+    .library(name: "DaprProto", targets: ["DaprProto"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+    .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+    .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+    .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+    .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+  ],
+  targets: [
+    // Generated protobuf messages and grpc-swift-2 stubs (scripts/generate-protos.sh; committed).
+    .target(
+      name: "DaprProto",
+      dependencies: [
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+      ],
+      exclude: ["README.md", "Protos"]
+    ),
+    // The shared core: identity and TLS, observability (logs, metrics, health), process runtime.
+    .target(
+      name: "ControlPlaneKit",
+      dependencies: [
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "NIOCertificateReloading", package: "swift-nio-extras"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "_CryptoExtras", package: "swift-crypto"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
+    .target(name: "Sentry", dependencies: ["ControlPlaneKit", "DaprProto"]),
+    .target(name: "Operator", dependencies: ["ControlPlaneKit", "DaprProto"]),
+    .target(name: "Injector", dependencies: ["ControlPlaneKit"]),
+    .target(name: "Placement", dependencies: ["ControlPlaneKit", "DaprProto"]),
+    // Thin `@main` entry points; the binaries are named as Dapr's image names them.
+    .executableTarget(name: "SentryCommand", dependencies: ["Sentry", argumentParser]),
+    .executableTarget(name: "OperatorCommand", dependencies: ["Operator", argumentParser]),
+    .executableTarget(name: "InjectorCommand", dependencies: ["Injector", argumentParser]),
+    .executableTarget(name: "PlacementCommand", dependencies: ["Placement", argumentParser]),
+    // Helpers for tests: an in-memory CA, running services in the background, one-shot signals.
+    .target(
+      name: "ControlPlaneTestSupport",
+      dependencies: [
+        "ControlPlaneKit",
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "_CryptoExtras", package: "swift-crypto"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
+    .testTarget(
+      name: "ControlPlaneKitTests",
+      dependencies: [
+        "ControlPlaneKit",
+        "ControlPlaneTestSupport",
+        "DaprProto",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+      ]
+    ),
+    // Starts the four binaries and checks /healthz, /metrics (with promtool) and SIGTERM.
+    .testTarget(
+      name: "ExecutablesTests",
+      dependencies: [
+        "ControlPlaneTestSupport",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+      ]
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,64 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The two plain-HTTP endpoints every control-plane process serves: `/healthz` on the healthz port and the
+/// Prometheus page (at `/` and `/metrics`) on the metrics port.
+public enum ObservabilityServers {
+  /// The readiness target the health server marks once it listens.
+  public static let healthzTarget = "healthz-server"
+  /// The readiness target the metrics server marks once it listens (or at once when metrics are off).
+  public static let metricsTarget = "metrics-exporter"
+
+  /// `GET /healthz`: 200 `ok` when every target is ready, else 503 with one not-ready target per line.
+  public static func healthApplication(
+    host: String, port: Int, readiness: ReadinessTargets, logger: Logger,
+    onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+  ) -> some ApplicationProtocol {
+    let router = Router()
+    router.get("healthz") { _, _ -> Response in
+      let notReady = readiness.notReady
+      if notReady.isEmpty {
+        return Response(
+          status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+          body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+      }
+      let body = "not ready: " + notReady.joined(separator: ", ") + "\n"
+      return Response(
+        status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+        body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+    return Application(
+      router: router,
+      configuration: .init(address: .hostname(host, port: port), serverName: nil),
+      onServerRunning: { channel in
+        readiness.markReady(healthzTarget)
+        await onListening(channel.localAddress?.port ?? port)
+      },
+      logger: logger)
+  }
+
+  /// The Prometheus text page at `/` (where Dapr serves it) and `/metrics`.
+  public static func metricsApplication(
+    host: String, port: Int, registry: MetricsRegistry, readiness: ReadinessTargets, logger: Logger,
+    onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+  ) -> some ApplicationProtocol {
+    let router = Router()
+    let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { _, _ in
+      Response(
+        status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+        body: .init(byteBuffer: ByteBuffer(bytes: registry.exposition())))
+    }
+    router.get("/", use: handler)
+    router.get("metrics", use: handler)
+    return Application(
+      router: router,
+      configuration: .init(address: .hostname(host, port: port), serverName: nil),
+      onServerRunning: { channel in
+        readiness.markReady(metricsTarget)
+        await onListening(channel.localAddress?.port ?? port)
+      },
+      logger: logger)
+  }
+}

@@ -1,0 +1,126 @@
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The four control-plane services.
+public enum ControlPlaneComponent: String, Sendable, CaseIterable {
+  case `operator`, injector, sentry, placement
+
+  /// The `scope` of the service's log lines, such as `dapr.sentry`.
+  public var logScope: String { "dapr.\(rawValue)" }
+
+  /// The name Dapr's start-up line uses.
+  public var displayName: String {
+    switch self {
+    case .operator: "Operator"
+    case .injector: "Sidecar Injector"
+    case .sentry: "Sentry certificate authority"
+    case .placement: "Placement Service"
+    }
+  }
+}
+
+/// What a service's code gets from the process it runs in.
+public struct ProcessEnvironment: Sendable {
+  public let component: ControlPlaneComponent
+  /// The logger whose scope is the component's (`dapr.sentry`).
+  public let logger: Logger
+  public let metrics: MetricsRegistry
+  public let readiness: ReadinessTargets
+
+  public init(component: ControlPlaneComponent, logger: Logger, metrics: MetricsRegistry, readiness: ReadinessTargets) {
+    self.component = component
+    self.logger = logger
+    self.metrics = metrics
+    self.readiness = readiness
+  }
+
+  /// A logger for a part of the service: `logger(subscope: "ca")` logs with scope `dapr.sentry.ca`.
+  public func logger(subscope: String) -> Logger {
+    var logger = Logger(label: "\(component.logScope).\(subscope)")
+    logger.logLevel = self.logger.logLevel
+    return logger
+  }
+}
+
+/// Runs one control-plane process: logging and metrics set up once, the health and metrics servers, the
+/// component's services, all in one `ServiceGroup` that stops gracefully on SIGTERM or SIGINT.
+public enum ControlPlaneProcess {
+  /// Sets up logging (Dapr's format) and metrics (one Prometheus registry, also behind swift-metrics) for the
+  /// process. Both are process-wide and set up once; later calls return the first registry.
+  public static func bootstrap(component: ControlPlaneComponent, options: ObservabilityOptions) -> ProcessEnvironment {
+    let context = LogContext(format: options.logAsJSON ? .json : .text)
+    let level = options.logLevel.loggerLevel
+    let metrics = bootstrapOnce.withLock { registry -> MetricsRegistry in
+      if let registry { return registry }
+      LoggingSystem.bootstrap { label in DaprLogHandler(scope: label, logLevel: level, context: context) }
+      let created = MetricsRegistry()
+      MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: created.prometheus))
+      registry = created
+      return created
+    }
+    var logger = Logger(label: component.logScope)
+    logger.logLevel = level
+    return ProcessEnvironment(
+      component: component, logger: logger, metrics: metrics,
+      readiness: ReadinessTargets([]))
+  }
+
+  private static let bootstrapOnce = Mutex<MetricsRegistry?>(nil)
+
+  /// Runs the process until SIGTERM or SIGINT (then returns normally) or until a service fails (then throws).
+  ///
+  /// - Parameters:
+  ///   - readinessTargets: the component's own targets, besides the health and metrics servers'.
+  ///   - makeServices: builds the component's services, in start order.
+  public static func run(
+    component: ControlPlaneComponent,
+    options: ObservabilityOptions,
+    readinessTargets: [String],
+    makeServices: (ProcessEnvironment) async throws -> [any Service]
+  ) async throws {
+    let base = bootstrap(component: component, options: options)
+    let readiness = ReadinessTargets(
+      [ObservabilityServers.healthzTarget, ObservabilityServers.metricsTarget] + readinessTargets)
+    let environment = ProcessEnvironment(
+      component: component, logger: base.logger, metrics: base.metrics, readiness: readiness)
+    let services = try await makeServices(environment)
+    let group = makeServiceGroup(environment: environment, options: options, services: services)
+    environment.logger.info(
+      "Starting Dapr \(component.displayName) -- version \(BuildInfo.version) -- Dapr \(BuildInfo.daprCompatibility) compatible"
+    )
+    environment.logger.info("Log level set to: \(options.logLevel.rawValue)")
+    try await group.run()
+    environment.logger.info("Dapr \(component.rawValue) shut down gracefully")
+  }
+
+  /// The health server, the metrics server (unless disabled) and `services`, in one group.
+  public static func makeServiceGroup(
+    environment: ProcessEnvironment, options: ObservabilityOptions, services: [any Service]
+  ) -> ServiceGroup {
+    let httpLogger = environment.logger(subscope: "http")
+    var all: [any Service] = [
+      ObservabilityServers.healthApplication(
+        host: options.healthzListenAddress, port: options.healthzPort, readiness: environment.readiness,
+        logger: httpLogger)
+    ]
+    if options.enableMetrics {
+      all.append(
+        ObservabilityServers.metricsApplication(
+          host: options.metricsListenAddress, port: options.metricsPort, registry: environment.metrics,
+          readiness: environment.readiness, logger: httpLogger))
+    } else {
+      environment.readiness.markReady(ObservabilityServers.metricsTarget)
+    }
+    all += services
+    var configuration = ServiceGroupConfiguration(
+      services: all.map { .init(service: $0) },
+      gracefulShutdownSignals: [.sigterm, .sigint],
+      logger: environment.logger(subscope: "lifecycle"))
+    // As Dapr: a graceful stop that takes longer than 5 s is cut short.
+    configuration.maximumGracefulShutdownDuration = .seconds(5)
+    return ServiceGroup(configuration: configuration)
+  }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Synchronization
+
+/// One of this package's executables, started for a test, with its output captured.
+public final class ChildProcess: Sendable {
+  /// The folder holding the built executables: next to the test bundle, or `DAPR_BINARIES_DIR`.
+  public static var binariesDirectory: URL {
+    if let override = ProcessInfo.processInfo.environment["DAPR_BINARIES_DIR"] {
+      return URL(fileURLWithPath: override)
+    }
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    // The test runner may be inside a `.xctest` bundle folder.
+    while url.pathExtension == "xctest" || url.lastPathComponent == "Contents" || url.lastPathComponent == "MacOS" {
+      url.deleteLastPathComponent()
+    }
+    return url
+  }
+
+  private let process: Process
+  private let output = CapturedText()
+  private let exited = Signal<Int32>()
+
+  /// Starts `name` (an executable of this package) with `arguments`.
+  public init(_ name: String, arguments: [String], environment: [String: String] = [:]) throws {
+    let process = Process()
+    process.executableURL = Self.binariesDirectory.appendingPathComponent(name)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    self.process = process
+    let output = self.output
+    pipe.fileHandleForReading.readabilityHandler = { handle in
+      let data = handle.availableData
+      if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
+    }
+    let exited = self.exited
+    process.terminationHandler = { process in exited.fire(process.terminationStatus) }
+    try process.run()
+  }
+
+  /// Everything the process wrote to stdout and stderr so far.
+  public var capturedOutput: String { output.text }
+
+  /// The process id.
+  public var pid: Int32 { process.processIdentifier }
+
+  /// Sends `signal` (SIGTERM by default).
+  public func signal(_ signal: Int32 = SIGTERM) {
+    kill(process.processIdentifier, signal)
+  }
+
+  /// Waits for the exit status.
+  public func exitStatus() async throws -> Int32 {
+    try await exited.value()
+  }
+
+  deinit {
+    if process.isRunning { process.terminate() }
+  }
+}
+
+/// Text appended from one thread and read from another.
+final class CapturedText: Sendable {
+  private let storage = Mutex<String>("")
+  func append(_ text: String) { storage.withLock { $0 += text } }
+  var text: String { storage.withLock { $0 } }
+}

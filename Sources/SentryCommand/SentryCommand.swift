@@ -1,0 +1,20 @@
+import ArgumentParser
+import ControlPlaneKit
+import Sentry
+
+@main
+struct SentryCommand: AsyncParsableCommand {
+  static let configuration = SentryServer.commandConfiguration
+
+  @OptionGroup var options: SentryOptions
+
+  func run() async throws {
+    try await SentryServer.run(options: options)
+  }
+
+  /// Accepts Go's flag syntax (`-port 1`, `--enable-metrics=false`) as Dapr's `sentry` does.
+  static func main() async {
+    await main(
+      GoFlagSyntax.normalize(Array(CommandLine.arguments.dropFirst()), booleanFlags: SentryOptions.booleanFlags))
+  }
+}
