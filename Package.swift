@@ -17,6 +17,7 @@ let package = Package(
     .executable(name: "placement", targets: ["PlacementCommand"]),
     .library(name: "ControlPlaneKit", targets: ["ControlPlaneKit"]),
     .library(name: "DaprProto", targets: ["DaprProto"]),
+    .library(name: "Kubernetes", targets: ["Kubernetes"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,6 +38,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
   ],
   targets: [
@@ -75,6 +77,21 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
+    // A thin, typed Kubernetes client on AsyncHTTPClient: models, verbs, informers, leader election.
+    .target(
+      name: "Kubernetes",
+      dependencies: [
+        "ControlPlaneKit",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Yams", package: "Yams"),
+      ]
+    ),
     .target(name: "Sentry", dependencies: ["ControlPlaneKit", "DaprProto"]),
     .target(name: "Operator", dependencies: ["ControlPlaneKit", "DaprProto"]),
     .target(name: "Injector", dependencies: ["ControlPlaneKit"]),
@@ -89,7 +106,11 @@ let package = Package(
       name: "ControlPlaneTestSupport",
       dependencies: [
         "ControlPlaneKit",
+        "Kubernetes",
         .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "_CryptoExtras", package: "swift-crypto"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,6 +127,19 @@ let package = Package(
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "Hummingbird", package: "hummingbird"),
+      ]
+    ),
+    .testTarget(
+      name: "KubernetesTests",
+      dependencies: [
+        "Kubernetes",
+        "ControlPlaneTestSupport",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
       ]
     ),
     // Starts the four binaries and checks /healthz, /metrics (with promtool) and SIGTERM.

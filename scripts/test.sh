@@ -6,8 +6,14 @@ cd "$(dirname "$0")/.."
 
 scripts/install-prerequisites.sh
 
+echo "== Kubernetes control plane for the tests (built once from Debian's sources, then cached)"
+scripts/kubernetes/build.sh
+
 echo "== build"
 swift build --build-tests
+
+echo "== real clients (kubectl, Python) against the test control plane"
+scripts/kubernetes/check-real-clients.sh
 
 echo "== tests"
 swift test --skip-build

@@ -1,6 +1,7 @@
 import ControlPlaneKit
 import Crypto
 import Foundation
+import SwiftASN1
 import X509
 import _CryptoExtras
 
@@ -37,13 +38,14 @@ public struct TestCertificateAuthority: Sendable {
 
   /// A leaf for `spiffeID` (and `dnsNames`), with its own fresh key.
   public func issue(
-    spiffeID: SPIFFEID?, dnsNames: [String] = [], keyType: KeyType = .p256,
+    spiffeID: SPIFFEID?, dnsNames: [String] = [], ipAddresses: [[UInt8]] = [], keyType: KeyType = .p256,
     notBefore: Date = Date() - 60, validity: TimeInterval = 3600
   ) throws -> TLSIdentity {
     let key = Self.makeKey(keyType)
     var names: [GeneralName] = []
     if let spiffeID { names.append(.uniformResourceIdentifier(spiffeID.description)) }
     names += dnsNames.map { .dnsName($0) }
+    names += ipAddresses.map { .ipAddress(ASN1OctetString(contentBytes: ArraySlice($0))) }
     let extensions = try Certificate.Extensions {
       Critical(BasicConstraints.notCertificateAuthority)
       Critical(KeyUsage(digitalSignature: true))

@@ -31,13 +31,15 @@ public final class LatestValue<Value: Sendable>: Sendable {
     for subscriber in subscribers { subscriber.yield(value) }
   }
 
-  /// The values set after this call, newest first wins when a subscriber falls behind.
-  public func updates() -> AsyncStream<Value> {
+  /// The values set after this call (and, with `includingCurrent`, the value now first); a subscriber that falls
+  /// behind gets the newest value only.
+  public func updates(includingCurrent: Bool = false) -> AsyncStream<Value> {
     let (stream, continuation) = AsyncStream.makeStream(of: Value.self, bufferingPolicy: .bufferingNewest(1))
     let id = state.withLock { state in
       let id = state.nextSubscriber
       state.nextSubscriber += 1
       state.subscribers[id] = continuation
+      if includingCurrent { continuation.yield(state.value) }
       return id
     }
     continuation.onTermination = { [weak self] _ in

@@ -1,0 +1,121 @@
+import Foundation
+
+/// Any JSON value. Kubernetes objects are kept as JSON so that fields this project does not model survive a
+/// read-modify-write round trip untouched.
+public enum JSONValue: Hashable, Sendable {
+  case null
+  case bool(Bool)
+  case int(Int64)
+  case double(Double)
+  case string(String)
+  case array([JSONValue])
+  case object(JSONObject)
+
+  /// The string, if this is one.
+  public var stringValue: String? {
+    if case .string(let value) = self { return value }
+    return nil
+  }
+
+  /// The object, if this is one.
+  public var objectValue: JSONObject? {
+    if case .object(let value) = self { return value }
+    return nil
+  }
+
+  /// The array, if this is one.
+  public var arrayValue: [JSONValue]? {
+    if case .array(let value) = self { return value }
+    return nil
+  }
+
+  /// The integer, if this is a whole number.
+  public var intValue: Int64? {
+    switch self {
+    case .int(let value): return value
+    case .double(let value) where value.rounded() == value && abs(value) < 9e18: return Int64(value)
+    default: return nil
+    }
+  }
+
+  /// The boolean, if this is one.
+  public var boolValue: Bool? {
+    if case .bool(let value) = self { return value }
+    return nil
+  }
+
+  /// Member access for objects: `value["metadata"]?["name"]`.
+  public subscript(key: String) -> JSONValue? {
+    objectValue?[key]
+  }
+}
+
+/// A JSON object.
+public typealias JSONObject = [String: JSONValue]
+
+extension JSONValue: Codable {
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if container.decodeNil() {
+      self = .null
+      return
+    }
+    // Strings are by far the most common leaves in Kubernetes objects, then objects and arrays; trying them first
+    // keeps the failed attempts (which throw) rare.
+    if let string = try? container.decode(String.self) {
+      self = .string(string)
+    } else if let object = try? container.decode(JSONObject.self) {
+      self = .object(object)
+    } else if let array = try? container.decode([JSONValue].self) {
+      self = .array(array)
+    } else if let bool = try? container.decode(Bool.self) {
+      self = .bool(bool)
+    } else if let int = try? container.decode(Int64.self) {
+      self = .int(int)
+    } else {
+      self = .double(try container.decode(Double.self))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .null: try container.encodeNil()
+    case .bool(let value): try container.encode(value)
+    case .int(let value): try container.encode(value)
+    case .double(let value): try container.encode(value)
+    case .string(let value): try container.encode(value)
+    case .array(let value): try container.encode(value)
+    case .object(let value): try container.encode(value)
+    }
+  }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+  ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral
+{
+  public init(stringLiteral value: String) { self = .string(value) }
+  public init(integerLiteral value: Int64) { self = .int(value) }
+  public init(booleanLiteral value: Bool) { self = .bool(value) }
+  public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+  public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+  }
+  public init(nilLiteral: ()) { self = .null }
+  public init(floatLiteral value: Double) { self = .double(value) }
+}
+
+/// Reads and writes JSON the way this client sends it to the API server.
+public enum JSONCoding {
+  /// Decodes `T` from JSON bytes.
+  public static func decode<T: Decodable>(_ type: T.Type, from bytes: some DataProtocol) throws -> T {
+    try JSONDecoder().decode(T.self, from: Data(bytes))
+  }
+
+  /// Encodes `value`; with `sortedKeys` the output is deterministic (golden files, patches).
+  public static func encode<T: Encodable>(_ value: T, sortedKeys: Bool = false) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = sortedKeys ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
+    return try encoder.encode(value)
+  }
+}

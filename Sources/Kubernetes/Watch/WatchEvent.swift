@@ -1,0 +1,158 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// One event of a watch.
+public enum WatchEvent<Object: KubernetesObject>: Sendable {
+  case added(Object)
+  case modified(Object)
+  case deleted(Object)
+  /// Nothing changed for this watch, but the collection reached `resourceVersion`: resume from there.
+  case bookmark(resourceVersion: String)
+}
+
+/// What a watch asks for.
+public struct WatchOptions: Sendable, Hashable {
+  /// Start after this version (`nil`: the API server picks, which first replays the current state).
+  public var resourceVersion: String?
+  public var labelSelector: String?
+  public var fieldSelector: String?
+  /// The server ends the watch after this many seconds; reflectors use 5 to 10 minutes, randomised.
+  public var timeoutSeconds: Int?
+  public var allowBookmarks: Bool
+
+  public init(
+    resourceVersion: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
+    timeoutSeconds: Int? = nil, allowBookmarks: Bool = true
+  ) {
+    self.resourceVersion = resourceVersion
+    self.labelSelector = labelSelector
+    self.fieldSelector = fieldSelector
+    self.timeoutSeconds = timeoutSeconds
+    self.allowBookmarks = allowBookmarks
+  }
+
+  var query: [(String, String)] {
+    var query: [(String, String)] = [("watch", "1")]
+    if let resourceVersion { query.append(("resourceVersion", resourceVersion)) }
+    if let labelSelector { query.append(("labelSelector", labelSelector)) }
+    if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
+    if let timeoutSeconds { query.append(("timeoutSeconds", String(timeoutSeconds))) }
+    if allowBookmarks { query.append(("allowWatchBookmarks", "true")) }
+    return query
+  }
+}
+
+extension KubernetesClient {
+  /// Opens a watch. The events arrive through the returned sequence, which ends when the server closes the watch
+  /// (its timeout) and throws a ``KubernetesError`` when the connection breaks or the server reports an error
+  /// (``KubernetesError/Code/gone`` when the version is too old: list again).
+  public func watch<Object: KubernetesObject>(
+    _ type: Object.Type, namespace: String? = nil, options: WatchOptions = WatchOptions()
+  ) async throws(KubernetesError) -> WatchEventSequence<Object> {
+    let path = Object.resource.collectionPath(namespace: namespace)
+    let request = try makeRequest(.GET, path, query: options.query, body: nil, contentType: nil)
+    let label = "WATCH \(path)"
+    do {
+      // The server ends the watch at timeoutSeconds; the deadline only guards against a silent peer.
+      let deadline: TimeAmount = .seconds(Int64(options.timeoutSeconds ?? 1800) + 60)
+      let response = try await http.execute(request, timeout: deadline)
+      guard response.status == .ok else {
+        let body = try await response.body.collect(upTo: 1 << 20)
+        throw Self.errorResponse(status: Int(response.status.code), body: body, request: label)
+      }
+      return WatchEventSequence(body: response.body, request: label, server: configuration.server)
+    } catch let error as KubernetesError {
+      throw error
+    } catch {
+      throw Self.transportError(error, request: label, server: configuration.server)
+    }
+  }
+}
+
+/// The events of one watch, decoded from the newline-delimited JSON the API server streams.
+public struct WatchEventSequence<Object: KubernetesObject>: AsyncSequence, Sendable {
+  public typealias Element = WatchEvent<Object>
+  let body: HTTPClientResponse.Body
+  let request: String
+  let server: String
+
+  public func makeAsyncIterator() -> Iterator {
+    Iterator(body: body.makeAsyncIterator(), request: request, server: server)
+  }
+
+  public struct Iterator: AsyncIteratorProtocol {
+    var body: HTTPClientResponse.Body.AsyncIterator
+    let request: String
+    let server: String
+    var buffer = ByteBuffer()
+
+    /// The next event; `nil` when the server ended the watch. Errors are ``KubernetesError``s.
+    public mutating func next() async throws -> WatchEvent<Object>? {
+      while true {
+        if let line = nextLine() {
+          if line.readableBytes == 0 { continue }
+          return try WatchLine.decode(line, as: Object.self, request: request)
+        }
+        let chunk: ByteBuffer?
+        do {
+          chunk = try await body.next()
+        } catch {
+          throw KubernetesClient.transportError(error, request: request, server: server)
+        }
+        guard var chunk else {
+          if buffer.readableBytes > 0 {
+            let rest = buffer
+            buffer.clear()
+            return try WatchLine.decode(rest, as: Object.self, request: request)
+          }
+          return nil
+        }
+        buffer.writeBuffer(&chunk)
+      }
+    }
+
+    private mutating func nextLine() -> ByteBuffer? {
+      guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+      let length = newline - buffer.readerIndex
+      let line = buffer.readSlice(length: length)
+      buffer.moveReaderIndex(forwardBy: 1)
+      if buffer.readableBytes == 0 { buffer.clear() }
+      return line
+    }
+  }
+}
+
+/// One line of a watch stream: `{"type": ..., "object": ...}`.
+enum WatchLine {
+  struct Raw<Object: KubernetesObject>: Decodable {
+    var type: String
+    var object: JSONObject
+  }
+
+  static func decode<Object: KubernetesObject>(
+    _ line: ByteBuffer, as type: Object.Type, request: String
+  ) throws(KubernetesError) -> WatchEvent<Object> {
+    let raw: Raw<Object>
+    do {
+      raw = try JSONDecoder().decode(Raw<Object>.self, from: Data(buffer: line))
+    } catch {
+      throw KubernetesError(
+        code: .malformedResponse, message: "\(request) sent a line that is not a watch event: \(error)")
+    }
+    switch raw.type {
+    case "ADDED": return .added(Object(json: raw.object))
+    case "MODIFIED": return .modified(Object(json: raw.object))
+    case "DELETED": return .deleted(Object(json: raw.object))
+    case "BOOKMARK":
+      let version = raw.object["metadata"]?["resourceVersion"]?.stringValue ?? ""
+      return .bookmark(resourceVersion: version)
+    case "ERROR":
+      let status = Status(json: raw.object)
+      throw KubernetesError.fromResponse(httpStatus: status.code ?? 500, status: status, request: request)
+    default:
+      throw KubernetesError(
+        code: .malformedResponse, message: "\(request) sent an unknown watch event type \(raw.type)")
+    }
+  }
+}

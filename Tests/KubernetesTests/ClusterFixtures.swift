@@ -1,0 +1,76 @@
+import ControlPlaneTestSupport
+import Foundation
+import Kubernetes
+import Testing
+
+/// Shared set-up of the tests that talk to the real test control plane.
+enum ClusterFixtures {
+  /// Runs `body` with an admin client of the shared test control plane.
+  static func withAdmin<T: Sendable>(
+    _ body: (KubernetesClient, LocalKubernetes.Cluster) async throws -> T
+  ) async throws -> T {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let client = try cluster.adminClient()
+    do {
+      let result = try await body(client, cluster)
+      await client.shutdown()
+      return result
+    } catch {
+      await client.shutdown()
+      throw error
+    }
+  }
+
+  /// A new namespace for one test, ready for pods (its default service account has its token).
+  static func namespace(_ client: KubernetesClient, prefix: String = "test") async throws -> String {
+    let name = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
+    _ = try await client.create(Namespace(name: name))
+    try await eventually("the default service account of \(name) has a token") {
+      let account = try await client.get(ServiceAccount.self, namespace: name, name: "default")
+      return account.json["secrets"]?.arrayValue?.isEmpty == false
+    }
+    return name
+  }
+
+  /// Applies the CRDs in `crds/` once per run and waits until they are established.
+  static func daprCRDs(_ client: KubernetesClient) async throws {
+    let folder = LocalKubernetes.repositoryRoot.appendingPathComponent("crds")
+    for file in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() where file.hasSuffix(".yaml")
+    {
+      let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+      for document in try YAMLDocuments.parse(text) {
+        let crd = CustomResourceDefinition(json: try #require(document.objectValue))
+        try await createIfAbsent(client, crd)
+        try await eventually("CRD \(crd.metadata.name ?? "") is established") {
+          try await client.get(CustomResourceDefinition.self, name: crd.metadata.name ?? "").isEstablished
+        }
+      }
+    }
+  }
+
+  /// Creates `object` unless an object of that name exists.
+  static func createIfAbsent<Object: KubernetesObject>(_ client: KubernetesClient, _ object: Object) async throws {
+    let result: Result<Object, KubernetesError> = await {
+      do throws(KubernetesError) {
+        return .success(try await client.create(object))
+      } catch {
+        return .failure(error)
+      }
+    }()
+    if case .failure(let error) = result, error.code != .alreadyExists { throw error }
+  }
+
+  /// Polls `condition` until it holds (for state the API server reaches asynchronously, such as a CRD becoming
+  /// established). Prefer watching for events where the test can.
+  static func eventually(
+    _ what: String, within limit: Duration = .seconds(30), _ condition: () async throws -> Bool
+  ) async throws {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+      if (try? await condition()) == true { return }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("timed out waiting until \(what)")
+    throw CancellationError()
+  }
+}
