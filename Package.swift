@@ -56,6 +56,7 @@ let package = Package(
     .target(
       name: "ControlPlaneKit",
       dependencies: [
+        "DaprProto",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
@@ -141,6 +142,12 @@ let package = Package(
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
       ]
+    ),
+    // Benchmarks (run in release; results in BENCHMARKS.md).
+    .executableTarget(
+      name: "ReflectorBenchmark",
+      dependencies: ["Kubernetes", "ControlPlaneTestSupport", .product(name: "Logging", package: "swift-log")],
+      path: "Benchmarks/ReflectorBenchmark"
     ),
     // Starts the four binaries and checks /healthz, /metrics (with promtool) and SIGTERM.
     .testTarget(

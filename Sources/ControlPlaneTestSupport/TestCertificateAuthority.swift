@@ -9,16 +9,14 @@ import _CryptoExtras
 /// does (empty subject, one URI SAN, optional DNS SANs, serverAuth and clientAuth).
 public struct TestCertificateAuthority: Sendable {
   /// The key types a test can ask for.
-  public enum KeyType: Sendable, CaseIterable {
-    case ed25519, p256, rsa2048
-  }
+  public typealias KeyType = KeyAlgorithm
 
   public let certificate: Certificate
   public let privateKey: Certificate.PrivateKey
 
   /// A root valid from an hour before `now` for a year, named after `trustDomain`.
-  public init(trustDomain: String = "cluster.local", keyType: KeyType = .p256, now: Date = Date()) throws {
-    let key = Self.makeKey(keyType)
+  public init(trustDomain: String = "cluster.local", keyType: KeyType = .ecdsaP256, now: Date = Date()) throws {
+    let key = keyType.makePrivateKey()
     let name = try DistinguishedName { OrganizationName(trustDomain) }
     let extensions = try Certificate.Extensions {
       Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
@@ -28,7 +26,7 @@ public struct TestCertificateAuthority: Sendable {
     self.certificate = try Certificate(
       version: .v3, serialNumber: .init(), publicKey: key.publicKey,
       notValidBefore: now - 3600, notValidAfter: now + 365 * 86_400,
-      issuer: name, subject: name, signatureAlgorithm: Self.signatureAlgorithm(for: key),
+      issuer: name, subject: name, signatureAlgorithm: key.preferredSignatureAlgorithm,
       extensions: extensions, issuerPrivateKey: key)
     self.privateKey = key
   }
@@ -38,10 +36,10 @@ public struct TestCertificateAuthority: Sendable {
 
   /// A leaf for `spiffeID` (and `dnsNames`), with its own fresh key.
   public func issue(
-    spiffeID: SPIFFEID?, dnsNames: [String] = [], ipAddresses: [[UInt8]] = [], keyType: KeyType = .p256,
+    spiffeID: SPIFFEID?, dnsNames: [String] = [], ipAddresses: [[UInt8]] = [], keyType: KeyType = .ecdsaP256,
     notBefore: Date = Date() - 60, validity: TimeInterval = 3600
   ) throws -> TLSIdentity {
-    let key = Self.makeKey(keyType)
+    let key = keyType.makePrivateKey()
     var names: [GeneralName] = []
     if let spiffeID { names.append(.uniformResourceIdentifier(spiffeID.description)) }
     names += dnsNames.map { .dnsName($0) }
@@ -57,23 +55,8 @@ public struct TestCertificateAuthority: Sendable {
       version: .v3, serialNumber: .init(), publicKey: key.publicKey,
       notValidBefore: notBefore, notValidAfter: notBefore + validity,
       issuer: certificate.subject, subject: DistinguishedName(),
-      signatureAlgorithm: Self.signatureAlgorithm(for: privateKey),
+      signatureAlgorithm: privateKey.preferredSignatureAlgorithm,
       extensions: extensions, issuerPrivateKey: privateKey)
     return try TLSIdentity(certificateChain: [leaf], privateKey: key)
-  }
-
-  static func makeKey(_ type: KeyType) -> Certificate.PrivateKey {
-    switch type {
-    case .ed25519: Certificate.PrivateKey(Curve25519.Signing.PrivateKey())
-    case .p256: Certificate.PrivateKey(P256.Signing.PrivateKey())
-    case .rsa2048: Certificate.PrivateKey(try! _RSA.Signing.PrivateKey(keySize: .bits2048))
-    }
-  }
-
-  static func signatureAlgorithm(for key: Certificate.PrivateKey) -> Certificate.SignatureAlgorithm {
-    let supported = key.supportedSignatureAlgorithms
-    if supported.contains(.ecdsaWithSHA256) { return .ecdsaWithSHA256 }
-    if supported.contains(.sha256WithRSAEncryption) { return .sha256WithRSAEncryption }
-    return .ed25519
   }
 }

@@ -72,8 +72,9 @@ struct PeerEchoService: Dapr_Proto_Sentry_V1_CA.SimpleServiceProtocol {
   @Test(
     "The server sees the client's SPIFFE ID whatever the key types",
     arguments: [
-      (TestCertificateAuthority.KeyType.p256, TestCertificateAuthority.KeyType.ed25519),
-      (.ed25519, .p256), (.rsa2048, .rsa2048), (.p256, .p256), (.ed25519, .ed25519), (.p256, .rsa2048),
+      (TestCertificateAuthority.KeyType.ecdsaP256, TestCertificateAuthority.KeyType.ed25519),
+      (.ed25519, .ecdsaP256), (.rsa2048, .rsa2048), (.ecdsaP256, .ecdsaP256), (.ed25519, .ed25519),
+      (.ecdsaP256, .rsa2048),
     ])
   func serverSeesClientID(
     caKey: TestCertificateAuthority.KeyType, leafKey: TestCertificateAuthority.KeyType

@@ -186,7 +186,7 @@ public final class KubernetesClient: Sendable {
   ) async throws(KubernetesError) -> Response {
     let (_, responseBody) = try await send(method, path, query: query, body: body, contentType: contentType)
     do {
-      return try JSONDecoder().decode(Response.self, from: Data(buffer: responseBody))
+      return try JSONCoding.decode(Response.self, from: Data(buffer: responseBody))
     } catch {
       throw KubernetesError(
         code: .malformedResponse,
@@ -242,7 +242,7 @@ public final class KubernetesClient: Sendable {
   }
 
   static func errorResponse(status: Int, body: ByteBuffer, request: String) -> KubernetesError {
-    let decoded = try? JSONDecoder().decode(Status.self, from: Data(buffer: body))
+    let decoded = try? JSONCoding.decode(Status.self, from: Data(buffer: body))
     let statusObject = decoded?.json["kind"]?.stringValue == "Status" ? decoded : nil
     var error = KubernetesError.fromResponse(httpStatus: status, status: statusObject, request: request)
     if statusObject == nil, body.readableBytes > 0 {

@@ -2,7 +2,7 @@
 ///
 /// Every Kubernetes model here is such a view, so fields this project does not model, and the exact shape of the
 /// ones it does, survive a read-modify-write round trip. Setting a property to `nil` removes the key.
-public protocol JSONObjectView: Codable, Hashable, Sendable, JSONConvertible {
+public protocol JSONObjectView: Codable, Hashable, Sendable, JSONConvertible, JSONParsable {
   /// The object itself.
   var json: JSONObject { get set }
   init(json: JSONObject)
@@ -22,6 +22,13 @@ extension JSONObjectView {
 
   public init?(jsonValue: JSONValue) {
     guard let object = jsonValue.objectValue else { return nil }
+    self.init(json: object)
+  }
+
+  public init(parsing value: JSONValue) throws {
+    guard let object = value.objectValue else {
+      throw JSONShapeError(description: "expected a JSON object for \(Self.self)")
+    }
     self.init(json: object)
   }
 

@@ -172,7 +172,7 @@ public struct OwnerReference: JSONObjectView {
 }
 
 /// A page of a list: the items and where the list stands.
-public struct KubernetesList<Item: KubernetesObject>: Codable, Sendable {
+public struct KubernetesList<Item: KubernetesObject>: Codable, Sendable, JSONParsable {
   public var items: [Item]
   public var metadata: ListMeta
 
@@ -182,6 +182,25 @@ public struct KubernetesList<Item: KubernetesObject>: Codable, Sendable {
   }
 
   enum CodingKeys: String, CodingKey { case items, metadata }
+
+  public init(parsing value: JSONValue) throws {
+    guard let object = value.objectValue else {
+      throw JSONShapeError(description: "expected a JSON object for a list of \(Item.self)")
+    }
+    let rawItems = object["items"]?.arrayValue ?? []
+    var items: [Item] = []
+    items.reserveCapacity(rawItems.count)
+    for raw in rawItems {
+      var item = try Item(parsing: raw)
+      if item.kind == nil {
+        item.apiVersion = Item.resource.apiVersion
+        item.kind = Item.resource.kind
+      }
+      items.append(item)
+    }
+    self.items = items
+    self.metadata = object["metadata"].flatMap(ListMeta.init(jsonValue:)) ?? ListMeta()
+  }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)

@@ -94,21 +94,27 @@ public struct WatchEventSequence<Object: KubernetesObject>: AsyncSequence, Senda
           if line.readableBytes == 0 { continue }
           return try WatchLine.decode(line, as: Object.self, request: request)
         }
-        let chunk: ByteBuffer?
-        do {
-          chunk = try await body.next()
-        } catch {
-          throw KubernetesClient.transportError(error, request: request, server: server)
+        switch await readChunk() {
+        case .failure(let error):
+          throw error
+        case .success(.none):
+          guard buffer.readableBytes > 0 else { return nil }
+          let rest = buffer
+          buffer.clear()
+          return try WatchLine.decode(rest, as: Object.self, request: request)
+        case .success(.some(var chunk)):
+          buffer.writeBuffer(&chunk)
         }
-        guard var chunk else {
-          if buffer.readableBytes > 0 {
-            let rest = buffer
-            buffer.clear()
-            return try WatchLine.decode(rest, as: Object.self, request: request)
-          }
-          return nil
-        }
-        buffer.writeBuffer(&chunk)
+      }
+    }
+
+    /// The next piece of the body. (Kept apart from `next()`: a `catch` that rethrows inside that loop crashes the
+    /// Swift 6.3 optimiser.)
+    private mutating func readChunk() async -> Result<ByteBuffer?, KubernetesError> {
+      do {
+        return .success(try await body.next())
+      } catch {
+        return .failure(KubernetesClient.transportError(error, request: request, server: server))
       }
     }
 
@@ -125,34 +131,28 @@ public struct WatchEventSequence<Object: KubernetesObject>: AsyncSequence, Senda
 
 /// One line of a watch stream: `{"type": ..., "object": ...}`.
 enum WatchLine {
-  struct Raw<Object: KubernetesObject>: Decodable {
-    var type: String
-    var object: JSONObject
-  }
-
   static func decode<Object: KubernetesObject>(
     _ line: ByteBuffer, as type: Object.Type, request: String
   ) throws(KubernetesError) -> WatchEvent<Object> {
-    let raw: Raw<Object>
-    do {
-      raw = try JSONDecoder().decode(Raw<Object>.self, from: Data(buffer: line))
-    } catch {
+    let parsed = try? JSONCoding.parse(Data(buffer: line))
+    guard let type = parsed?["type"]?.stringValue, let object = parsed?["object"]?.objectValue else {
       throw KubernetesError(
-        code: .malformedResponse, message: "\(request) sent a line that is not a watch event: \(error)")
+        code: .malformedResponse,
+        message: "\(request) sent a line that is not a watch event: \(String(buffer: line).prefix(200))")
     }
-    switch raw.type {
-    case "ADDED": return .added(Object(json: raw.object))
-    case "MODIFIED": return .modified(Object(json: raw.object))
-    case "DELETED": return .deleted(Object(json: raw.object))
+    switch type {
+    case "ADDED": return .added(Object(json: object))
+    case "MODIFIED": return .modified(Object(json: object))
+    case "DELETED": return .deleted(Object(json: object))
     case "BOOKMARK":
-      let version = raw.object["metadata"]?["resourceVersion"]?.stringValue ?? ""
+      let version = object["metadata"]?["resourceVersion"]?.stringValue ?? ""
       return .bookmark(resourceVersion: version)
     case "ERROR":
-      let status = Status(json: raw.object)
+      let status = Status(json: object)
       throw KubernetesError.fromResponse(httpStatus: status.code ?? 500, status: status, request: request)
     default:
       throw KubernetesError(
-        code: .malformedResponse, message: "\(request) sent an unknown watch event type \(raw.type)")
+        code: .malformedResponse, message: "\(request) sent an unknown watch event type \(type)")
     }
   }
 }

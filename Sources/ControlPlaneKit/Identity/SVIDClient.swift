@@ -1,0 +1,171 @@
+import DaprProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import SwiftASN1
+import X509
+
+/// Gets and renews this process' X.509 SVID from sentry, as Dapr's control-plane services and sidecars do: a fresh
+/// key and CSR for each request, a token to prove who it is, the answer checked before use, renewal at half the
+/// certificate's lifetime (retried every 10 s on failure). The current SVID is served by ``identity``; TLS
+/// configurations built on it (see ``SecureGRPC``) present a renewed SVID to new connections while live ones carry on.
+public final class SVIDClient: Sendable {
+  /// How the SVID is asked for.
+  public struct Request: Sendable {
+    /// The app id, or `dapr-<service>` for the control plane.
+    public var appID: String
+    public var namespace: String
+    /// The trust domain asked for; Dapr sends it only for control-plane ids.
+    public var trustDomain: String
+    public var validator: Dapr_Proto_Sentry_V1_SignCertificateRequest.TokenValidator
+    /// The token proving the identity (a projected service-account token), re-read for every request.
+    public var tokenFile: String?
+    /// Dapr 1.18 uses Ed25519 for sidecars and RSA for the webhooks.
+    public var keyAlgorithm: KeyAlgorithm
+
+    public init(
+      appID: String, namespace: String, trustDomain: String,
+      validator: Dapr_Proto_Sentry_V1_SignCertificateRequest.TokenValidator = .kubernetes, tokenFile: String? = nil,
+      keyAlgorithm: KeyAlgorithm = .ed25519
+    ) {
+      self.appID = appID
+      self.namespace = namespace
+      self.trustDomain = trustDomain
+      self.validator = validator
+      self.tokenFile = tokenFile
+      self.keyAlgorithm = keyAlgorithm
+    }
+  }
+
+  public let request: Request
+  /// `host:port` of sentry.
+  public let sentryHost: String
+  public let sentryPort: Int
+  /// Sentry's own SPIFFE ID, which its serving certificate must carry.
+  public let sentryID: SPIFFEID
+  public let trustAnchors: LatestValue<TrustBundle>
+  private let logger: Logger
+  private let now: @Sendable () -> Date
+
+  public init(
+    request: Request, sentryHost: String, sentryPort: Int, sentryID: SPIFFEID, trustAnchors: LatestValue<TrustBundle>,
+    logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+  ) {
+    self.request = request
+    self.sentryHost = sentryHost
+    self.sentryPort = sentryPort
+    self.sentryID = sentryID
+    self.trustAnchors = trustAnchors
+    self.logger = logger
+    self.now = now
+  }
+
+  /// Asks sentry once for an SVID and checks the answer.
+  public func fetch() async throws -> TLSIdentity {
+    let key = request.keyAlgorithm.makePrivateKey()
+    let csr = try CertificateSigningRequest(
+      version: .v1, subject: DistinguishedName(), privateKey: key, attributes: .init(),
+      signatureAlgorithm: key.preferredSignatureAlgorithm)
+    var message = Dapr_Proto_Sentry_V1_SignCertificateRequest()
+    message.id = request.appID
+    message.namespace = request.namespace
+    message.trustDomain = request.trustDomain
+    message.tokenValidator = request.validator
+    message.certificateSigningRequest = Data(try csr.serializeAsPEM().pemString.utf8)
+    if let tokenFile = request.tokenFile {
+      guard let token = FileManager.default.contents(atPath: tokenFile) else {
+        throw SVIDError("cannot read the identity token \(tokenFile)")
+      }
+      message.token = String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    let anchors = trustAnchors
+    let transport = try SecureGRPC.clientTransport(
+      host: sentryHost, port: sentryPort,
+      security: .tls(
+        identity: nil,
+        verifier: SPIFFEPeerVerifier(trustBundle: anchors, requirement: .exactly(sentryID))))
+    let response = try await withGRPCClient(transport: transport) { client in
+      var options = CallOptions.defaults
+      options.timeout = .seconds(10)
+      return try await Dapr_Proto_Sentry_V1_CA.Client(wrapping: client).signCertificate(message, options: options)
+    }
+    return try check(response, key: key)
+  }
+
+  /// The answer must be a chain for our key and identity that verifies against the trust anchors.
+  func check(
+    _ response: Dapr_Proto_Sentry_V1_SignCertificateResponse, key: Certificate.PrivateKey
+  ) throws -> TLSIdentity {
+    let pem = String(decoding: response.workloadCertificate, as: UTF8.self)
+    let chain: [Certificate]
+    do {
+      chain = try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
+    } catch {
+      throw SVIDError("sentry answered with a certificate chain that does not parse: \(error)")
+    }
+    guard let leaf = chain.first else { throw SVIDError("sentry answered without a certificate") }
+    guard leaf.publicKey == key.publicKey else { throw SVIDError("sentry's certificate is not for the key we sent") }
+    let id = try PeerIdentity.spiffeID(of: leaf)
+    guard id.appID == request.appID, id.namespace == request.namespace else {
+      throw SVIDError("sentry's certificate is for \(id), not for app \(request.appID) in \(request.namespace)")
+    }
+    return try TLSIdentity(certificateChain: chain, privateKey: key)
+  }
+
+  /// Fetches until it succeeds, `attempts` times at most, `delay` apart (daprd: 5 tries, 3 s apart).
+  public func fetchInitial(attempts: Int = 5, delay: Duration = .seconds(3)) async throws -> TLSIdentity {
+    var lastError: (any Error)?
+    for attempt in 1...max(1, attempts) {
+      do {
+        let identity = try await fetch()
+        logger.info(
+          "Successfully received the workload identity",
+          metadata: ["spiffe-id": "\((try? identity.spiffeID)?.description ?? "")"])
+        return identity
+      } catch {
+        lastError = error
+        logger.warning(
+          "Failed to get a workload identity from sentry; retrying",
+          metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+        if attempt < attempts { try await Task.sleep(for: delay) }
+      }
+    }
+    throw SVIDError("failed to retrieve the initial identity: \(lastError.map { "\($0)" } ?? "unknown error")")
+  }
+
+  /// Renews `identity` at half of each certificate's lifetime until shutdown, retrying every `retry` on failure.
+  public func keepRenewing(_ identity: LatestValue<TLSIdentity>, retry: Duration = .seconds(10)) async throws {
+    try await untilShutdown { [self] in
+      while true {
+        let leaf = identity.current.leaf
+        let renewAt = Self.renewalTime(notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter)
+        let wait = max(0, renewAt.timeIntervalSince(now()))
+        // Sleep in steps of at most a minute, so that a clock jump (suspend, NTP) is noticed.
+        try await Task.sleep(for: .seconds(min(wait, 60)))
+        guard now() >= renewAt else { continue }
+        logger.info("Renewing workload identity")
+        do {
+          identity.set(try await fetch())
+        } catch {
+          logger.error(
+            "Failed to renew the workload identity; retrying", metadata: ["error": "\(error)", "retry": "\(retry)"])
+          try await Task.sleep(for: retry)
+        }
+      }
+    }
+  }
+
+  /// Half way between NotBefore and NotAfter, as daprd renews.
+  public static func renewalTime(notBefore: Date, notAfter: Date) -> Date {
+    notBefore + notAfter.timeIntervalSince(notBefore) / 2
+  }
+}
+
+/// Why no SVID could be had.
+public struct SVIDError: Error, Hashable, Sendable, CustomStringConvertible {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
