@@ -93,7 +93,19 @@ let package = Package(
         .product(name: "Yams", package: "Yams"),
       ]
     ),
-    .target(name: "Sentry", dependencies: ["ControlPlaneKit", "DaprProto"]),
+    .target(
+      name: "Sentry",
+      dependencies: [
+        "ControlPlaneKit", "DaprProto", "Kubernetes",
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
     .target(name: "Operator", dependencies: ["ControlPlaneKit", "DaprProto"]),
     .target(name: "Injector", dependencies: ["ControlPlaneKit"]),
     .target(name: "Placement", dependencies: ["ControlPlaneKit", "DaprProto"]),
@@ -141,6 +153,17 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
+      ]
+    ),
+    .testTarget(
+      name: "SentryTests",
+      dependencies: [
+        "Sentry", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto", "Kubernetes",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
     // Benchmarks (run in release; results in BENCHMARKS.md).

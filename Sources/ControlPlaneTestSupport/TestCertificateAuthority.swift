@@ -34,6 +34,26 @@ public struct TestCertificateAuthority: Sendable {
   /// The root alone, as a trust bundle.
   public var trustBundle: TrustBundle { TrustBundle(certificates: [certificate]) }
 
+  /// An intermediate CA under this root (a sentry issuer), with its key.
+  public func issueIntermediate(
+    organization: String, keyType: KeyType = .ecdsaP256, notBefore: Date = Date() - 60,
+    validity: TimeInterval = 30 * 86_400
+  ) throws -> (certificate: Certificate, privateKey: Certificate.PrivateKey) {
+    let key = keyType.makePrivateKey()
+    let extensions = try Certificate.Extensions {
+      Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+      Critical(KeyUsage(digitalSignature: true, keyCertSign: true, cRLSign: true))
+      SubjectKeyIdentifier(hash: key.publicKey)
+      AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+    }
+    let intermediate = try Certificate(
+      version: .v3, serialNumber: .init(), publicKey: key.publicKey, notValidBefore: notBefore,
+      notValidAfter: notBefore + validity, issuer: certificate.subject,
+      subject: try DistinguishedName { OrganizationName(organization) },
+      signatureAlgorithm: privateKey.preferredSignatureAlgorithm, extensions: extensions, issuerPrivateKey: privateKey)
+    return (intermediate, key)
+  }
+
   /// A leaf for `spiffeID` (and `dnsNames`), with its own fresh key.
   public func issue(
     spiffeID: SPIFFEID?, dnsNames: [String] = [], ipAddresses: [[UInt8]] = [], keyType: KeyType = .ecdsaP256,

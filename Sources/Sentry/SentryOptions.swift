@@ -1,5 +1,6 @@
 import ArgumentParser
 import ControlPlaneKit
+import Foundation
 
 /// Sentry's flags, with Dapr's names and defaults.
 public struct SentryOptions: ParsableArguments, Sendable {
@@ -30,8 +31,15 @@ public struct SentryOptions: ParsableArguments, Sendable {
   @Option(name: .customLong("listen-address"), help: "The address the gRPC CA service listens on (empty: all).")
   public var listenAddress = ""
 
-  @Option(name: .customLong("mode"), help: "kubernetes or standalone.")
-  public var mode: DaprMode = .standalone
+  @Option(
+    name: .customLong("mode"),
+    help: "kubernetes or standalone (default: kubernetes when KUBERNETES_SERVICE_HOST is set, else standalone).")
+  public var modeFlag: DaprMode?
+
+  @Option(
+    name: .customLong("ca-key-algorithm"),
+    help: "The key type of a self-generated root and issuer: ed25519 (as Dapr 1.18) or ecdsa-p256 (as Dapr 1.12-1.17).")
+  public var caKeyAlgorithm: KeyAlgorithm = .ed25519
 
   @Option(name: .customLong("kubeconfig"), help: "A kubeconfig file (out of cluster).")
   public var kubeconfig: String?
@@ -93,7 +101,20 @@ public struct SentryOptions: ParsableArguments, Sendable {
   public static let booleanFlags: Set<String> =
     ObservabilityOptions.booleanFlags.union(["jwt-enabled", "oidc-enabled", "oidc-server-tls-enabled"])
 
+  /// `--mode`, or the mode the environment implies.
+  public var mode: DaprMode {
+    modeFlag ?? (ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] == nil ? .standalone : .kubernetes)
+  }
+
+  /// The Secret/ConfigMap keys and file names of the three credentials.
+  public var credentialNames: [CAMaterialError.Part: String] {
+    [.trustAnchors: issuerCAFilename, .issuerCertificate: issuerCertificateFilename, .issuerKey: issuerKeyFilename]
+  }
+
   public func validate() throws {
+    guard caKeyAlgorithm != .rsa2048 else {
+      throw ValidationError("--ca-key-algorithm must be ed25519 or ecdsa-p256 (Dapr cannot load RSA issuer keys)")
+    }
     guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
     if !jwtIssuer.isEmpty && !jwtEnabled {
       throw ValidationError("--jwt-issuer is set but --jwt-enabled is false")

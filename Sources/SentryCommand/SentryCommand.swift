@@ -4,7 +4,11 @@ import Sentry
 
 @main
 struct SentryCommand: AsyncParsableCommand {
-  static let configuration = SentryServer.commandConfiguration
+  static let configuration: CommandConfiguration = {
+    var configuration = SentryServer.commandConfiguration
+    configuration.subcommands = [SentryCACommand.self]
+    return configuration
+  }()
 
   @OptionGroup var options: SentryOptions
 

@@ -11,6 +11,15 @@ import Testing
   func lifecycle(binary: String) async throws {
     let healthzPort = freeLocalPort()
     let metricsPort = freeLocalPort()
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("\(binary)-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    // Each binary in standalone mode, on loopback, with its state in a scratch folder.
+    let own: [String: [String]] = [
+      "sentry": [
+        "--issuer-credentials", scratch.path, "--port", "0", "--listen-address", "127.0.0.1", "--config",
+        scratch.appendingPathComponent("absent.yaml").path,
+      ]
+    ]
     let child = try ChildProcess(
       binary,
       arguments: [
@@ -18,7 +27,7 @@ import Testing
         "-healthz-port", "\(healthzPort)", "--metrics-port=\(metricsPort)",
         "--healthz-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1",
         "--log-as-json", "--log-level", "debug",
-      ])
+      ] + own[binary, default: []])
 
     let healthz = try await waitForStatus(200, url: "http://127.0.0.1:\(healthzPort)/healthz", child: child)
     #expect(healthz == 200)

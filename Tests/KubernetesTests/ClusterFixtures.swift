@@ -25,7 +25,7 @@ enum ClusterFixtures {
   static func namespace(_ client: KubernetesClient, prefix: String = "test") async throws -> String {
     let name = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
     _ = try await client.create(Namespace(name: name))
-    try await eventually("the default service account of \(name) has a token") {
+    try await ControlPlaneTestSupport.eventually("the default service account of \(name) has a token") {
       let account = try await client.get(ServiceAccount.self, namespace: name, name: "default")
       return account.json["secrets"]?.arrayValue?.isEmpty == false
     }
@@ -41,7 +41,7 @@ enum ClusterFixtures {
       for document in try YAMLDocuments.parse(text) {
         let crd = CustomResourceDefinition(json: try #require(document.objectValue))
         try await createIfAbsent(client, crd)
-        try await eventually("CRD \(crd.metadata.name ?? "") is established") {
+        try await ControlPlaneTestSupport.eventually("CRD \(crd.metadata.name ?? "") is established") {
           try await client.get(CustomResourceDefinition.self, name: crd.metadata.name ?? "").isEstablished
         }
       }
@@ -60,17 +60,4 @@ enum ClusterFixtures {
     if case .failure(let error) = result, error.code != .alreadyExists { throw error }
   }
 
-  /// Polls `condition` until it holds (for state the API server reaches asynchronously, such as a CRD becoming
-  /// established). Prefer watching for events where the test can.
-  static func eventually(
-    _ what: String, within limit: Duration = .seconds(30), _ condition: () async throws -> Bool
-  ) async throws {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-      if (try? await condition()) == true { return }
-      try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("timed out waiting until \(what)")
-    throw CancellationError()
-  }
 }

@@ -26,7 +26,7 @@ struct ProxiedClient {
 
   /// An informer of the ConfigMaps of `namespace` through the proxy, quick to retry.
   func configMapInformer(namespace: String) -> Informer<ConfigMap> {
-    var configuration = InformerConfiguration()
+    var configuration = InformerConfiguration<ConfigMap>()
     configuration.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(400))
     configuration.pageSize = 50
     return Informer<ConfigMap>(
@@ -174,7 +174,7 @@ func waitUntilLedger(
       #expect((bookmarks.max() ?? 0) > startVersion)
 
       // An informer keeps the bookmark's version as its resume point.
-      var configuration = InformerConfiguration()
+      var configuration = InformerConfiguration<Secret>()
       configuration.watchTimeout = 3...3
       let informer = Informer<Secret>(
         client: admin, namespace: quiet, configuration: configuration, logger: Logger(label: "test"))
@@ -182,7 +182,7 @@ func waitUntilLedger(
         await informer.waitUntilSynced()
         let synced = UInt64(informer.resourceVersion ?? "") ?? 0
         _ = try await admin.create(Secret(name: "more-noise", namespace: busy))
-        try await ClusterFixtures.eventually("a bookmark moved the informer's version on", within: .seconds(20)) {
+        try await eventually("a bookmark moved the informer's version on", within: .seconds(20)) {
           informer.statistics.bookmarks > 0 && (UInt64(informer.resourceVersion ?? "") ?? 0) > synced
         }
       }

@@ -4,7 +4,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// How an informer lists and watches.
-public struct InformerConfiguration: Sendable {
+public struct InformerConfiguration<Object: KubernetesObject>: Sendable {
   /// Page size of lists (`nil`: one page).
   public var pageSize: Int? = 500
   /// Each watch asks the server to end it after a random time in this range, as client-go does.
@@ -12,6 +12,8 @@ public struct InformerConfiguration: Sendable {
   public var backoff = Backoff()
   public var labelSelector: String?
   public var fieldSelector: String?
+  /// Applied to every object before it enters the store (keep only the fields a consumer reads, to save memory).
+  public var transform: (@Sendable (Object) -> Object)?
 
   public init() {}
 }
@@ -21,7 +23,7 @@ public struct InformerConfiguration: Sendable {
 public final class Informer<Object: KubernetesObject>: ServiceLifecycle.Service, Sendable {
   public let namespace: String?
   private let client: KubernetesClient
-  private let configuration: InformerConfiguration
+  private let configuration: InformerConfiguration<Object>
   private let logger: Logger
   private let machine: Mutex<ReflectorStateMachine<Object>>
   private let subscribers = Mutex<[Int: AsyncStream<InformerEvent<Object>>.Continuation]>([:])
@@ -30,7 +32,8 @@ public final class Informer<Object: KubernetesObject>: ServiceLifecycle.Service,
 
   /// An informer of `Object`s in `namespace` (`nil`: all namespaces).
   public init(
-    client: KubernetesClient, namespace: String? = nil, configuration: InformerConfiguration = InformerConfiguration(),
+    client: KubernetesClient, namespace: String? = nil,
+    configuration: InformerConfiguration<Object> = InformerConfiguration(),
     logger: Logger
   ) {
     self.client = client
@@ -111,7 +114,8 @@ public final class Informer<Object: KubernetesObject>: ServiceLifecycle.Service,
         labelSelector: configuration.labelSelector, fieldSelector: configuration.fieldSelector,
         limit: configuration.pageSize, continueToken: continueToken)
       do {
-        let page = try await client.list(Object.self, namespace: namespace, options: options)
+        var page = try await client.list(Object.self, namespace: namespace, options: options)
+        if let transform = configuration.transform { page.items = page.items.map(transform) }
         return step(.listed(page), now: now())
       } catch {
         try Task.checkCancellation()
@@ -128,7 +132,7 @@ public final class Informer<Object: KubernetesObject>: ServiceLifecycle.Service,
       do {
         let events = try await client.watch(Object.self, namespace: namespace, options: options)
         for try await event in events {
-          _ = step(.watchEvent(event), now: now())
+          _ = step(.watchEvent(transformed(event)), now: now())
         }
         try Task.checkCancellation()
         return step(.watchEnded, now: now())
@@ -146,6 +150,16 @@ public final class Informer<Object: KubernetesObject>: ServiceLifecycle.Service,
     case .wait(let delay):
       try await Task.sleep(for: delay)
       return step(.waited, now: now())
+    }
+  }
+
+  private func transformed(_ event: WatchEvent<Object>) -> WatchEvent<Object> {
+    guard let transform = configuration.transform else { return event }
+    switch event {
+    case .added(let object): return .added(transform(object))
+    case .modified(let object): return .modified(transform(object))
+    case .deleted(let object): return .deleted(transform(object))
+    case .bookmark: return event
     }
   }
 

@@ -1,0 +1,134 @@
+import ControlPlaneKit
+import Foundation
+import X509
+
+/// What a CA store holds now: the three credentials and, in Kubernetes, the ConfigMap's published copy of the
+/// anchors. Empty values read as absent.
+public struct StoredCA: Sendable, Hashable {
+  public var trustAnchors: String?
+  public var issuerCertificate: String?
+  public var issuerKey: String?
+  /// The ConfigMap's `ca.crt` (Kubernetes); `nil` where there is no separate published copy (files).
+  public var publishedAnchors: String?
+  /// Whether this store publishes the anchors separately (the ConfigMap).
+  public var publishesAnchors: Bool
+  /// The versions the values were read at, for optimistic writes.
+  public var versions = ObjectVersions()
+
+  /// Store-specific versions (Kubernetes resourceVersions).
+  public struct ObjectVersions: Sendable, Hashable {
+    public var secret: String?
+    public var configMap: String?
+  }
+
+  public init(
+    trustAnchors: String? = nil, issuerCertificate: String? = nil, issuerKey: String? = nil,
+    publishedAnchors: String? = nil, publishesAnchors: Bool
+  ) {
+    self.trustAnchors = trustAnchors.nonEmpty
+    self.issuerCertificate = issuerCertificate.nonEmpty
+    self.issuerKey = issuerKey.nonEmpty
+    self.publishedAnchors = publishedAnchors.nonEmpty
+    self.publishesAnchors = publishesAnchors
+  }
+}
+
+/// Where CA material lives: the `dapr-trust-bundle` Secret and ConfigMap, or credential files.
+public protocol CAStore: Sendable {
+  /// Names the store's places in messages, such as `Secret dapr-system/dapr-trust-bundle key issuer.key`.
+  func describe(_ part: CAMaterialError.Part) -> String
+  /// The published anchors' place, such as `ConfigMap dapr-system/dapr-trust-bundle key ca.crt`.
+  var publishedAnchorsDescription: String { get }
+  /// Reads what is stored.
+  func read() async throws(CAStoreError) -> StoredCA
+  /// Writes new credentials where `previous` was read; ``CAStoreError/Code/conflict`` when someone else wrote first.
+  func write(_ material: CAMaterial, over previous: StoredCA) async throws(CAStoreError)
+  /// Publishes `anchorsPEM` (the ConfigMap) where `previous` was read.
+  func publish(anchorsPEM: String, over previous: StoredCA) async throws(CAStoreError)
+  /// Signals (with no payload) whenever what is stored may have changed.
+  func changes() -> AsyncStream<Void>
+}
+
+/// Why a store could not be read or written.
+public struct CAStoreError: Error, Hashable, Sendable, CustomStringConvertible {
+  public enum Code: Hashable, Sendable { case missing, conflict, failed }
+  public let code: Code
+  public let message: String
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+  public var description: String { message }
+}
+
+/// What to do with what a store holds. Pure; ``CAManager`` carries it out.
+///
+/// Unlike Dapr, this never generates over anything a user stored: credentials that are partial, disagree with the
+/// published anchors, or fail verification leave sentry unready with one message that says which object and key are
+/// wrong and how to fix them.
+public enum CAStoreDecision: Sendable, Equatable {
+  /// Nothing is stored: generate a CA and store it.
+  case generate
+  /// Use these credentials (still to be verified).
+  case use(CAMaterial)
+  /// The credentials are complete but not yet published (the ConfigMap is empty): publish, then use.
+  case publishThenUse(CAMaterial)
+  /// Refuse, for this reason.
+  case refuse(String)
+
+  public static func decide(_ stored: StoredCA, store: any CAStore) -> CAStoreDecision {
+    let parts: [(CAMaterialError.Part, String?)] = [
+      (.trustAnchors, stored.trustAnchors), (.issuerCertificate, stored.issuerCertificate),
+      (.issuerKey, stored.issuerKey),
+    ]
+    let present = parts.filter { $0.1 != nil }.map(\.0)
+    let missing = parts.filter { $0.1 == nil }.map(\.0)
+
+    if present.isEmpty {
+      if let published = stored.publishedAnchors, stored.publishesAnchors, !published.isEmpty {
+        return .refuse(
+          "\(store.publishedAnchorsDescription) holds trust anchors, but \(missing.map(store.describe).joined(separator: ", ")) "
+            + "are empty. Sentry will not generate a new CA over anchors that sidecars already trust: restore the "
+            + "issuer credentials (for example from `sentry ca export`), or remove ca.crt from the ConfigMap to let "
+            + "sentry generate a new CA (every Dapr pod must then be restarted).")
+      }
+      return .generate
+    }
+    guard missing.isEmpty, let anchors = stored.trustAnchors, let certificate = stored.issuerCertificate,
+      let key = stored.issuerKey
+    else {
+      return .refuse(
+        "\(present.map(store.describe).joined(separator: ", ")) \(present.count == 1 ? "is" : "are") set but "
+          + "\(missing.map(store.describe).joined(separator: ", ")) \(missing.count == 1 ? "is" : "are") not. Sentry "
+          + "will not overwrite partial credentials: add the missing \(missing.count == 1 ? "key" : "keys"), or remove "
+          + "all three to let sentry generate a new CA.")
+    }
+    let material = CAMaterial(trustAnchorsPEM: anchors, issuerCertificatePEM: certificate, issuerKeyPEM: key)
+    guard stored.publishesAnchors else { return .use(material) }
+    guard let published = stored.publishedAnchors else { return .publishThenUse(material) }
+    if !Self.sameCertificates(published, anchors) {
+      return .refuse(
+        "\(store.publishedAnchorsDescription) differs from \(store.describe(.trustAnchors)). Sidecars trust the "
+          + "ConfigMap's anchors while sentry signs under the Secret's, so they must hold the same certificates: copy "
+          + "the Secret's ca.crt into the ConfigMap (or the reverse, if the Secret is the stale one). Dapr would "
+          + "generate a new CA here and overwrite both; this sentry refuses instead.")
+    }
+    return .use(material)
+  }
+
+  /// Two PEM texts hold the same certificates (formatting and comments aside).
+  static func sameCertificates(_ a: String, _ b: String) -> Bool {
+    if a == b { return true }
+    guard let left = try? CAMaterial.certificates(in: a), let right = try? CAMaterial.certificates(in: b) else {
+      return false
+    }
+    return !left.isEmpty && left == right
+  }
+}
+
+extension Optional where Wrapped == String {
+  fileprivate var nonEmpty: String? {
+    guard let self, !self.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+    return self
+  }
+}

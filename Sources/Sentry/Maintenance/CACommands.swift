@@ -1,0 +1,122 @@
+import ArgumentParser
+import ControlPlaneKit
+import Foundation
+import Kubernetes
+import X509
+
+/// `sentry ca ...`: maintenance of the CA in the cluster, as `dapr mtls` does it, without Helm.
+public struct SentryCACommand: AsyncParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "ca", abstract: "Inspect, export or renew the CA stored in the cluster.",
+    subcommands: [Expiry.self, Export.self, Renew.self])
+
+  public init() {}
+
+  /// Where the CA is.
+  public struct Target: ParsableArguments {
+    @Option(
+      name: .customLong("kubeconfig"), help: "A kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config).")
+    var kubeconfig: String?
+
+    @Option(name: .customLong("namespace"), help: "The control plane's namespace.")
+    var namespace = "dapr-system"
+
+    public init() {}
+
+    func maintenance() throws -> (CAMaintenance, KubernetesClient) {
+      let client = try KubernetesClient(configuration: try KubernetesConfiguration.load(kubeconfigPath: kubeconfig))
+      let keys: [CAMaterialError.Part: String] = [
+        .trustAnchors: "ca.crt", .issuerCertificate: "issuer.crt", .issuerKey: "issuer.key",
+      ]
+      return (CAMaintenance(client: client, namespace: namespace, keys: keys), client)
+    }
+  }
+
+  /// `sentry ca expiry`.
+  public struct Expiry: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(abstract: "Print when the roots and the issuer expire.")
+    @OptionGroup var target: Target
+    public init() {}
+
+    public func run() async throws {
+      let (maintenance, client) = try target.maintenance()
+      for line in try await maintenance.expiryReport() { print(line) }
+      await client.shutdown()
+    }
+  }
+
+  /// `sentry ca export`.
+  public struct Export: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+      abstract: "Write ca.crt, issuer.crt and issuer.key to a folder.")
+    @OptionGroup var target: Target
+    @Option(name: .customLong("output-dir"), help: "Where to write the files.")
+    var outputDirectory = "."
+    public init() {}
+
+    public func run() async throws {
+      let (maintenance, client) = try target.maintenance()
+      for path in try await maintenance.export(to: outputDirectory) { print("wrote \(path)") }
+      await client.shutdown()
+    }
+  }
+
+  /// `sentry ca renew`.
+  public struct Renew: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+      abstract: "Replace the CA with a new root and issuer; sentry picks it up without a restart.",
+      discussion: """
+        The old roots stay in ca.crt next to the new one (unless --drop-old-roots), so that sidecars started before \
+        and after the renewal trust each other. Sidecars receive their anchors when they are injected: restart every \
+        Dapr application after a renewal, then run this command again with --drop-old-roots once they all run with \
+        the new anchors.
+        """)
+    @OptionGroup var target: Target
+    @Option(
+      name: .customLong("valid-for"),
+      help: "How long the new root and issuer are valid (a Go duration or a number of days followed by d).")
+    var validFor = "365d"
+    @Option(name: .customLong("root-key-file"), help: "Reuse this PEM root key instead of generating one.")
+    var rootKeyFile: String?
+    @Option(name: .customLong("trust-domain"), help: "The trust domain named in the new root.")
+    var trustDomain = "cluster.local"
+    @Option(name: .customLong("key-algorithm"), help: "The key type of a generated root and the issuer.")
+    var keyAlgorithm: KeyAlgorithm = .ed25519
+    @Flag(name: .customLong("drop-old-roots"), help: "Keep only the new root in ca.crt.")
+    var dropOldRoots = false
+    public init() {}
+
+    public func validate() throws {
+      _ = try Self.parseValidity(validFor)
+    }
+
+    static func parseValidity(_ text: String) throws -> TimeInterval {
+      if text.hasSuffix("d"), let days = Double(text.dropLast()), days > 0 { return days * 86_400 }
+      guard let duration = GoDuration(argument: text), duration.nanoseconds > 0 else {
+        throw ValidationError("--valid-for must be a positive duration such as 365d or 8760h, not \(text)")
+      }
+      return TimeInterval(duration.nanoseconds) / 1e9
+    }
+
+    public func run() async throws {
+      let (maintenance, client) = try target.maintenance()
+      var rootKey: Certificate.PrivateKey?
+      if let rootKeyFile {
+        guard let pem = FileManager.default.contents(atPath: rootKeyFile) else {
+          throw ValidationError("cannot read --root-key-file \(rootKeyFile)")
+        }
+        rootKey = try Certificate.PrivateKey(pemEncoded: String(decoding: pem, as: UTF8.self))
+      }
+      let renewed = try await maintenance.renew(
+        validFor: try Self.parseValidity(validFor), trustDomain: trustDomain, keyAlgorithm: keyAlgorithm,
+        rootKey: rootKey, dropOldRoots: dropOldRoots)
+      print(
+        "renewed: \(renewed.anchors.certificates.count) root(s) in ca.crt; the issuer expires \(renewed.issuer.notValidAfter)"
+      )
+      print(
+        "sentry uses the new issuer at once; restart your Dapr applications so that their sidecars get the new anchors."
+      )
+      await client.shutdown()
+    }
+  }
+}
