@@ -1,15 +1,15 @@
 /// Polls `condition` every 50 ms until it holds, for state that a system reaches on its own (a CRD becoming
 /// established, a cache syncing). Prefer waiting for an event where one exists. Throws `EventuallyTimeout` naming
-/// `what` when `limit` passes.
+/// `what` (evaluated then, so it can report the state at the timeout) when `limit` passes.
 public func eventually(
-  _ what: String, within limit: Duration = .seconds(30), _ condition: () async throws -> Bool
+  _ what: @autoclosure () -> String, within limit: Duration = .seconds(30), _ condition: () async throws -> Bool
 ) async throws {
   let deadline = ContinuousClock.now + limit
   while ContinuousClock.now < deadline {
     if (try? await condition()) == true { return }
     try await Task.sleep(for: .milliseconds(50))
   }
-  throw EventuallyTimeout(what: what)
+  throw EventuallyTimeout(what: what())
 }
 
 /// `eventually` gave up.

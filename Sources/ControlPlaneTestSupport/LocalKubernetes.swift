@@ -30,6 +30,31 @@ public actor LocalKubernetes {
     public func adminClient() throws -> KubernetesClient {
       try KubernetesClient(configuration: try configuration())
     }
+
+    /// Applies the CRDs in `crds/` (once is enough; later calls find them) and waits until they are served.
+    public func installDaprCRDs(_ client: KubernetesClient) async throws {
+      let folder = LocalKubernetes.repositoryRoot.appendingPathComponent("crds")
+      for file in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+      where file.hasSuffix(".yaml") {
+        let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+        for document in try YAMLDocuments.parse(text) {
+          guard let object = document.objectValue else { continue }
+          let crd = CustomResourceDefinition(json: object)
+          let name = crd.metadata.name ?? ""
+          let created: Result<CustomResourceDefinition, KubernetesError> = await {
+            do throws(KubernetesError) {
+              return .success(try await client.create(crd))
+            } catch {
+              return .failure(error)
+            }
+          }()
+          if case .failure(let error) = created, error.code != .alreadyExists { throw error }
+          try await eventually("CRD \(name) is established") {
+            try await client.get(CustomResourceDefinition.self, name: name).isEstablished
+          }
+        }
+      }
+    }
   }
 
   private var starting: Task<Cluster, any Error>?

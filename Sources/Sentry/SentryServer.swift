@@ -68,8 +68,13 @@ public enum SentryServer {
       // As Dapr: insecure is the default only when no other validator is configured.
       defaultValidator = settings.jwksOptions == nil ? .insecure : nil
     }
-    if settings.jwksOptions != nil {
-      logger.warning("The jwks token validator is configured but not supported yet; requests naming it are refused")
+    if let jwks = settings.jwksOptions {
+      environment.readiness.register(JWKSValidator.readinessTarget)
+      let validator = JWKSValidator(
+        options: try JWKSValidator.Options(jwks), sentryID: sentryID, readiness: environment.readiness,
+        logger: environment.logger(subscope: "jwks"), now: now)
+      validators[.jwks] = validator
+      services.append(validator)
     }
 
     let sharedSettings = LatestValue(settings)

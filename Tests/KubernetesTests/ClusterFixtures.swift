@@ -32,20 +32,9 @@ enum ClusterFixtures {
     return name
   }
 
-  /// Applies the CRDs in `crds/` once per run and waits until they are established.
+  /// Applies the CRDs in `crds/` and waits until they are established.
   static func daprCRDs(_ client: KubernetesClient) async throws {
-    let folder = LocalKubernetes.repositoryRoot.appendingPathComponent("crds")
-    for file in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() where file.hasSuffix(".yaml")
-    {
-      let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
-      for document in try YAMLDocuments.parse(text) {
-        let crd = CustomResourceDefinition(json: try #require(document.objectValue))
-        try await createIfAbsent(client, crd)
-        try await ControlPlaneTestSupport.eventually("CRD \(crd.metadata.name ?? "") is established") {
-          try await client.get(CustomResourceDefinition.self, name: crd.metadata.name ?? "").isEstablished
-        }
-      }
-    }
+    try await LocalKubernetes.shared.cluster().installDaprCRDs(client)
   }
 
   /// Creates `object` unless an object of that name exists.

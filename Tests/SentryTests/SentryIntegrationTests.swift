@@ -48,6 +48,7 @@ struct RunningSentry {
 enum SentryFixture {
   /// A namespace with the empty `dapr-trust-bundle` Secret and ConfigMap the chart creates.
   static func sentryNamespace(_ client: KubernetesClient) async throws -> String {
+    try await LocalKubernetes.shared.cluster().installDaprCRDs(client)
     let namespace = "sentry-\(UInt32.random(in: 0...UInt32.max))"
     _ = try await client.create(Namespace(name: namespace))
     _ = try await client.create(Secret(name: "dapr-trust-bundle", namespace: namespace))
