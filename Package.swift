@@ -178,6 +178,16 @@ let package = Package(
       dependencies: ["Kubernetes", "ControlPlaneTestSupport", .product(name: "Logging", package: "swift-log")],
       path: "Benchmarks/ReflectorBenchmark"
     ),
+    .executableTarget(
+      name: "SentryBenchmark",
+      dependencies: [
+        "Sentry", "ControlPlaneKit", "DaprProto",
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      path: "Benchmarks/SentryBenchmark"
+    ),
     // Starts the four binaries and checks /healthz, /metrics (with promtool) and SIGTERM.
     .testTarget(
       name: "ExecutablesTests",

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/lib/apt.sh
-apt_install_missing protobuf-compiler prometheus curl
+apt_install_missing protobuf-compiler prometheus curl openssl
 
 venv=.venv-tools
 python_packages=(grpcio grpcio-tools kubernetes)

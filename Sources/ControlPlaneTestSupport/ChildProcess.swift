@@ -19,6 +19,7 @@ public final class ChildProcess: Sendable {
   private let process: Process
   private let output = CapturedText()
   private let exited = Signal<Int32>()
+  private let drained = Signal<Void>()
 
   /// Starts `name` (an executable of this package) with `arguments`.
   public init(_ name: String, arguments: [String], environment: [String: String] = [:]) throws {
@@ -31,9 +32,17 @@ public final class ChildProcess: Sendable {
     process.standardError = pipe
     self.process = process
     let output = self.output
-    pipe.fileHandleForReading.readabilityHandler = { handle in
-      let data = handle.availableData
-      if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
+    let drained = self.drained
+    // A plain thread reading until end of file: Foundation's `readabilityHandler` on Linux rides a dispatch
+    // source that can crash when the pipe closes, and it gives no end-of-file event to wait on.
+    let reader = pipe.fileHandleForReading
+    Thread.detachNewThread {
+      while true {
+        let data = reader.availableData
+        if data.isEmpty { break }
+        output.append(String(decoding: data, as: UTF8.self))
+      }
+      drained.fire(())
     }
     let exited = self.exited
     process.terminationHandler = { process in exited.fire(process.terminationStatus) }
@@ -51,9 +60,18 @@ public final class ChildProcess: Sendable {
     kill(process.processIdentifier, signal)
   }
 
-  /// Waits for the exit status.
+  /// Waits for the exit status and for the output pipe to be read to its end, so `capturedOutput` is then complete.
   public func exitStatus() async throws -> Int32 {
-    try await exited.value()
+    let status = try await exited.value()
+    let drained = self.drained
+    // A grandchild could hold the pipe open; the process's own output is complete long before this bound.
+    await withTaskGroup(of: Void.self) { group in
+      group.addTask { _ = try? await drained.value() }
+      group.addTask { try? await Task.sleep(for: .seconds(5)) }
+      await group.next()
+      group.cancelAll()
+    }
+    return status
   }
 
   deinit {

@@ -18,6 +18,7 @@ struct SentryCommand: AsyncParsableCommand {
 
   /// Accepts Go's flag syntax (`-port 1`, `--enable-metrics=false`) as Dapr's `sentry` does.
   static func main() async {
+    ControlPlaneProcess.runTasksOnEventLoops()
     await main(
       GoFlagSyntax.normalize(Array(CommandLine.arguments.dropFirst()), booleanFlags: SentryOptions.booleanFlags))
   }

@@ -3,6 +3,7 @@ import ControlPlaneTestSupport
 import Foundation
 import Logging
 import Testing
+import X509
 
 @Suite(.timeLimit(.minutes(1))) struct TrustBundleTests {
   @Test func aBundleWithSeveralAnchorsAndCommentsLoadsEveryAnchor() throws {
@@ -68,5 +69,15 @@ import Testing
       #expect(published.certificates == [old.certificate, new.certificate])
       #expect(watcher.bundle.current == published)
     }
+  }
+}
+
+@Suite struct FastPEMTests {
+  @Test(arguments: KeyAlgorithm.allCases)
+  func theFastEncodingIsExactlySwiftASN1sText(keyType: KeyAlgorithm) throws {
+    let authority = try TestCertificateAuthority(trustDomain: "pem.example", keyType: keyType)
+    let expected = try authority.certificate.serializeAsPEM().pemString + "\n"
+    #expect(try authority.certificate.pemEncodedWithNewline() == expected)
+    #expect(try TrustBundle(pemEncoded: authority.certificate.pemEncodedWithNewline()).certificates.count == 1)
   }
 }
