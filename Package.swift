@@ -112,7 +112,22 @@ let package = Package(
     ),
     .target(name: "Operator", dependencies: ["ControlPlaneKit", "DaprProto"]),
     .target(name: "Injector", dependencies: ["ControlPlaneKit"]),
-    .target(name: "Placement", dependencies: ["ControlPlaneKit", "DaprProto"]),
+    .target(
+      name: "Placement",
+      dependencies: [
+        "ControlPlaneKit", "DaprProto", "Kubernetes",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    // Simulated sidecars for placement's tests and benchmarks.
+    .target(
+      name: "PlacementSimulator",
+      dependencies: ["DaprProto", .product(name: "GRPCCore", package: "grpc-swift-2")]
+    ),
     // Thin `@main` entry points; the binaries are named as Dapr's image names them.
     .executableTarget(name: "SentryCommand", dependencies: ["Sentry", argumentParser]),
     .executableTarget(name: "OperatorCommand", dependencies: ["Operator", argumentParser]),
@@ -189,6 +204,18 @@ let package = Package(
       path: "Benchmarks/SentryBenchmark"
     ),
     // Starts the four binaries and checks /healthz, /metrics (with promtool) and SIGTERM.
+    .testTarget(
+      name: "PlacementTests",
+      dependencies: [
+        "Placement", "PlacementSimulator", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto", "Kubernetes",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
     .testTarget(
       name: "ExecutablesTests",
       dependencies: [

@@ -11,6 +11,7 @@ public final class TCPProxy: Sendable {
   private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
   private let refusing = Atomic<Bool>(false)
   private let accepted = Atomic<Int>(0)
+  private let blackhole = BlackholeSwitch()
 
   /// Starts a proxy to `targetHost:targetPort`.
   public init(
@@ -19,10 +20,11 @@ public final class TCPProxy: Sendable {
     async throws
   {
     let box = ProxyState()
+    let blackhole = self.blackhole
     let bootstrap = ServerBootstrap(group: group)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelInitializer { inbound in
-        box.accept(inbound, targetHost: targetHost, targetPort: targetPort, group: group)
+        box.accept(inbound, targetHost: targetHost, targetPort: targetPort, group: group, blackhole: blackhole)
       }
     let listener = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
     self.listener = listener
@@ -43,6 +45,13 @@ public final class TCPProxy: Sendable {
   public var refuseConnections: Bool {
     get { refusing.load(ordering: .relaxed) }
     set { refusing.store(newValue, ordering: .relaxed) }
+  }
+
+  /// While true, bytes in both directions are silently dropped: the connections stay open but carry nothing, as
+  /// when a peer vanishes without a FIN or RST (a half-open connection).
+  public var blackholeTraffic: Bool {
+    get { blackhole.on.load(ordering: .relaxed) }
+    set { blackhole.on.store(newValue, ordering: .relaxed) }
   }
 
   /// How many connections the proxy accepted so far.
@@ -70,7 +79,8 @@ private final class ProxyState: Sendable {
   let owner = Mutex<TCPProxy?>(nil)
 
   func accept(
-    _ inbound: any Channel, targetHost: String, targetPort: Int, group: any EventLoopGroup
+    _ inbound: any Channel, targetHost: String, targetPort: Int, group: any EventLoopGroup,
+    blackhole: BlackholeSwitch
   ) -> EventLoopFuture<Void> {
     guard let proxy = owner.withLock({ $0 }), proxy.register(inbound) else {
       return inbound.close()
@@ -80,8 +90,8 @@ private final class ProxyState: Sendable {
       .flatMap { outbound in
         _ = proxy.register(outbound)
         // The accepted channel starts reading once this initializer completes, when both pipes are in place.
-        return inbound.pipeline.addHandler(Pipe(peer: outbound)).flatMap {
-          outbound.pipeline.addHandler(Pipe(peer: inbound))
+        return inbound.pipeline.addHandler(Pipe(peer: outbound, blackhole: blackhole)).flatMap {
+          outbound.pipeline.addHandler(Pipe(peer: inbound, blackhole: blackhole))
         }
       }
       .flatMapError { _ in inbound.close() }
@@ -95,10 +105,15 @@ private final class Pipe: ChannelDuplexHandler, Sendable {
   typealias OutboundOut = ByteBuffer
 
   let peer: any Channel
+  let blackhole: BlackholeSwitch
 
-  init(peer: any Channel) { self.peer = peer }
+  init(peer: any Channel, blackhole: BlackholeSwitch) {
+    self.peer = peer
+    self.blackhole = blackhole
+  }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    if blackhole.on.load(ordering: .relaxed) { return }
     let contextChannel = context.channel
     peer.writeAndFlush(unwrapInboundIn(data)).whenFailure { _ in contextChannel.close(promise: nil) }
   }
@@ -111,4 +126,9 @@ private final class Pipe: ChannelDuplexHandler, Sendable {
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
     context.close(promise: nil)
   }
+}
+
+/// Shared by a proxy and its pipes.
+final class BlackholeSwitch: Sendable {
+  let on = Atomic<Bool>(false)
 }

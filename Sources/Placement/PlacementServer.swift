@@ -1,5 +1,9 @@
 import ArgumentParser
 import ControlPlaneKit
+import Foundation
+import GRPCCore
+import Kubernetes
+import Logging
 import ServiceLifecycle
 
 /// Placement: tracks which sidecars host which actor types and disseminates the hash tables.
@@ -10,10 +14,197 @@ public enum PlacementServer {
     abstract: "Dapr's placement service: disseminates actor placement tables to sidecars.",
     version: BuildInfo.version)
 
+  /// The readiness target of the gRPC server.
+  public static let serverTarget = "placement-server"
+  /// The Lease replicas campaign for in Kubernetes mode.
+  public static let leaseName = "dapr-placement-server"
+
   /// Runs placement until SIGTERM.
   public static func run(options: PlacementOptions) async throws {
     try await ControlPlaneProcess.run(
-      component: .placement, options: options.observability, readinessTargets: []
-    ) { _ in [] }
+      component: .placement, options: options.observability, readinessTargets: [serverTarget]
+    ) { environment in
+      try await makeServices(options: options, environment: environment)
+    }
+  }
+
+  /// Placement's services, in start order. Tests call this directly; `onListening` gets the gRPC port.
+  public static func makeServices(
+    options: PlacementOptions, environment: ProcessEnvironment, namespace: String = ProcessFacts.namespace(),
+    leaderTimings: LeaderElectionTimings = LeaderElectionTimings(),
+    onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+  ) async throws -> [any Service] {
+    let metrics = PlacementMetrics(registry: environment.metrics)
+    let hub = PlacementHub(
+      configuration: .init(
+        replicationFactor: options.replicationFactor, disseminateTimeout: options.disseminateTimeout.duration,
+        coalesceWindow: options.disseminateCoalesceWindow.duration),
+      requirePeer: options.tlsEnabled, metrics: metrics, logger: environment.logger(subscope: "dissemination"))
+    let leadership = LatestValue(false)
+    var services: [any Service] = []
+
+    switch options.mode {
+    case .standalone:
+      // As Dapr's single-peer placement: the one replica leads on its own.
+      leadership.set(true)
+      metrics.setLeader(true)
+    case .kubernetes:
+      let configuration = try KubernetesConfiguration.load(kubeconfigPath: options.kubeconfig)
+      let client = try KubernetesClient(
+        configuration: configuration, logger: environment.logger(subscope: "kubernetes"))
+      let elector = LeaderElector(
+        client: client, leaseName: leaseName, namespace: namespace, identity: options.id, timings: leaderTimings,
+        logger: environment.logger(subscope: "leader"))
+      // Services stop in reverse order: the client closes last, after the elector has released the lease.
+      services += [
+        KubernetesClientCloser(client: client), elector,
+        LeadershipFollower(
+          elector: elector, leadership: leadership, hub: hub, metrics: metrics,
+          logger: environment.logger(subscope: "leader")),
+      ]
+    }
+
+    if options.metadataEnabled {
+      environment.healthRoutes.add { router in PlacementHTTP.install(on: router, hub: hub, leadership: leadership) }
+    }
+
+    let security: PlacementGRPCServer.Security
+    if options.tlsEnabled {
+      let anchors = try TrustBundleWatcher(path: options.trustAnchorsFile, logger: environment.logger(subscope: "security"))
+      services.append(anchors)
+      let (sentryHost, sentryPort) = try hostAndPort(options.sentryAddress)
+      let svid = SVIDClient(
+        request: .init(
+          appID: "dapr-placement", namespace: namespace, trustDomain: options.trustDomain,
+          validator: options.mode == .kubernetes ? .kubernetes : .insecure,
+          tokenFile: options.mode == .kubernetes ? "/var/run/secrets/kubernetes.io/serviceaccount/token" : nil),
+        sentryHost: sentryHost, sentryPort: sentryPort,
+        sentryID: try SPIFFEID(trustDomain: options.trustDomain, namespace: namespace, appID: "dapr-sentry"),
+        trustAnchors: anchors.bundle, logger: environment.logger(subscope: "security"))
+      security = .mutualTLS(svid: svid, anchors: anchors.bundle)
+    } else {
+      security = .plaintext
+    }
+    services.append(
+      PlacementGRPCServer(
+        host: listenHost(options.listenAddress), port: options.port, security: security,
+        keepalive: (options.keepaliveTime.duration, options.keepaliveTimeout.duration),
+        service: PlacementService(hub: hub, leadership: leadership, nodeID: options.id), hub: hub,
+        readiness: environment.readiness, logger: environment.logger(subscope: "server"), onListening: onListening))
+    return services
+  }
+
+  static func hostAndPort(_ address: String) throws -> (String, Int) {
+    guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+      throw ValidationError("--sentry-address must be host:port, not \(address)")
+    }
+    var host = String(address[..<colon])
+    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    return (host, port)
+  }
+
+  static func listenHost(_ address: String) -> String { address.isEmpty ? "0.0.0.0" : address }
+}
+
+/// Serves `dapr.proto.placement.v1.Placement`; on shutdown every stream ends with `Unavailable`, as Dapr.
+struct PlacementGRPCServer: Service {
+  enum Security {
+    case plaintext
+    case mutualTLS(svid: SVIDClient, anchors: LatestValue<TrustBundle>)
+    /// A given identity (tests).
+    case fixedIdentity(LatestValue<TLSIdentity>, anchors: LatestValue<TrustBundle>)
+  }
+
+  let host: String
+  let port: Int
+  let security: Security
+  /// `--keepalive-time` and `--keepalive-timeout`: a half-open connection is dropped after their sum.
+  var keepalive: (time: Duration, timeout: Duration) = (.seconds(2), .seconds(3))
+  let service: PlacementService
+  let hub: PlacementHub
+  let readiness: ReadinessTargets
+  let logger: Logger
+  let onListening: @Sendable (Int) async -> Void
+
+  func run() async throws {
+    let transportSecurity: GRPCServerSecurity
+    var renewal: (SVIDClient, LatestValue<TLSIdentity>)?
+    switch security {
+    case .plaintext:
+      transportSecurity = .plaintext
+    case .mutualTLS(let svid, let anchors):
+      guard let first = try? await cancelWhenGracefulShutdown({ try await svid.fetchInitial() }) else { return }
+      let identity = LatestValue(first)
+      renewal = (svid, identity)
+      transportSecurity = .mutualTLS(
+        identity: identity, verifier: SPIFFEPeerVerifier(trustBundle: anchors, requirement: .anyIdentity))
+    case .fixedIdentity(let identity, let anchors):
+      transportSecurity = .mutualTLS(
+        identity: identity, verifier: SPIFFEPeerVerifier(trustBundle: anchors, requirement: .anyIdentity))
+    }
+    let keepalive = self.keepalive
+    let server = SecureGRPC.server(host: host, port: port, security: transportSecurity, services: [service]) {
+      config in
+      // Pings every `time`; no answer within `timeout` closes the connection, and its streams leave their rounds.
+      // Sidecars may ping too, even between calls.
+      config.connection.keepalive = .init(
+        time: keepalive.time, timeout: keepalive.timeout,
+        clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(1), allowWithoutCalls: true))
+    }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      if let (svid, identity) = renewal {
+        group.addTask { try await svid.keepRenewing(identity) }
+      }
+      group.addTask {
+        if let address = await server.transport.listeningAddress {
+          logger.info("Placement service started on port \(address.ipv4?.port ?? address.ipv6?.port ?? port)")
+          readiness.markReady(PlacementServer.serverTarget)
+          await onListening(address.ipv4?.port ?? address.ipv6?.port ?? port)
+        }
+      }
+      try await withGracefulShutdownHandler {
+        try await server.serve()
+      } onGracefulShutdown: {
+        hub.endAll(RPCError(code: .unavailable, message: "placement service is shutting down"))
+        server.beginGracefulShutdown()
+      }
+      group.cancelAll()
+    }
+  }
+}
+
+/// Mirrors the Lease into ``PlacementService``'s leadership: a replica that loses it ends every stream with
+/// `Unavailable` and starts empty (Dapr's process exits instead, and the pod restarts).
+struct LeadershipFollower: Service {
+  let elector: LeaderElector
+  let leadership: LatestValue<Bool>
+  let hub: PlacementHub
+  let metrics: PlacementMetrics
+  let logger: Logger
+
+  func run() async throws {
+    try await untilShutdown {
+      for await leading in elector.isLeader.updates(includingCurrent: true) {
+        guard leading != leadership.current else { continue }
+        leadership.set(leading)
+        metrics.setLeader(leading)
+        if leading {
+          logger.info("Cluster leadership acquired; serving sidecars")
+        } else {
+          logger.warning("Cluster leadership lost; closing every stream so sidecars reconnect to the new leader")
+          hub.endAll(RPCError(code: .unavailable, message: "placement lost leadership"))
+        }
+      }
+    }
+  }
+}
+
+/// Closes a Kubernetes client when the process stops.
+struct KubernetesClientCloser: Service {
+  let client: KubernetesClient
+
+  func run() async throws {
+    try? await gracefulShutdown()
+    await client.shutdown()
   }
 }

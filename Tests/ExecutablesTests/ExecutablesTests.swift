@@ -18,7 +18,8 @@ import Testing
       "sentry": [
         "--issuer-credentials", scratch.path, "--port", "0", "--listen-address", "127.0.0.1", "--config",
         scratch.appendingPathComponent("absent.yaml").path,
-      ]
+      ],
+      "placement": ["--port", "0", "--listen-address", "127.0.0.1", "--metadata-enabled"],
     ]
     let child = try ChildProcess(
       binary,

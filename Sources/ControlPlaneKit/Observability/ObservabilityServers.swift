@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Synchronization
 import Logging
 import NIOCore
 
@@ -13,10 +14,11 @@ public enum ObservabilityServers {
 
   /// `GET /healthz`: 200 `ok` when every target is ready, else 503 with one not-ready target per line.
   public static func healthApplication(
-    host: String, port: Int, readiness: ReadinessTargets, logger: Logger,
+    host: String, port: Int, readiness: ReadinessTargets, logger: Logger, routes: HealthRoutes = HealthRoutes(),
     onListening: @escaping @Sendable (Int) async -> Void = { _ in }
   ) -> some ApplicationProtocol {
     let router = Router()
+    routes.install(on: router)
     router.get("healthz") { _, _ -> Response in
       let notReady = readiness.notReady
       if notReady.isEmpty {
@@ -60,5 +62,22 @@ public enum ObservabilityServers {
         await onListening(channel.localAddress?.port ?? port)
       },
       logger: logger)
+  }
+}
+
+/// Extra routes for the health server, added by a service while the process is set up.
+public final class HealthRoutes: Sendable {
+  public typealias Installer = @Sendable (Router<BasicRequestContext>) -> Void
+  private let installers = Mutex<[Installer]>([])
+
+  public init() {}
+
+  /// Adds routes; call before the process' service group is made.
+  public func add(_ installer: @escaping Installer) {
+    installers.withLock { $0.append(installer) }
+  }
+
+  func install(on router: Router<BasicRequestContext>) {
+    for installer in installers.withLock({ $0 }) { installer(router) }
   }
 }

@@ -31,12 +31,18 @@ public struct ProcessEnvironment: Sendable {
   public let logger: Logger
   public let metrics: MetricsRegistry
   public let readiness: ReadinessTargets
+  /// Routes a service adds to the health server (placement's `/placement/state`), before the group starts.
+  public let healthRoutes: HealthRoutes
 
-  public init(component: ControlPlaneComponent, logger: Logger, metrics: MetricsRegistry, readiness: ReadinessTargets) {
+  public init(
+    component: ControlPlaneComponent, logger: Logger, metrics: MetricsRegistry, readiness: ReadinessTargets,
+    healthRoutes: HealthRoutes = HealthRoutes()
+  ) {
     self.component = component
     self.logger = logger
     self.metrics = metrics
     self.readiness = readiness
+    self.healthRoutes = healthRoutes
   }
 
   /// A logger for a part of the service: `logger(subscope: "ca")` logs with scope `dapr.sentry.ca`.
@@ -114,7 +120,7 @@ public enum ControlPlaneProcess {
     var all: [any Service] = [
       ObservabilityServers.healthApplication(
         host: options.healthzListenAddress, port: options.healthzPort, readiness: environment.readiness,
-        logger: httpLogger)
+        logger: httpLogger, routes: environment.healthRoutes)
     ]
     if options.enableMetrics {
       all.append(

@@ -1,0 +1,142 @@
+import DaprProto
+import GRPCCore
+import Synchronization
+
+/// A sidecar as placement sees it: one `ReportDaprStatus` stream that reports the host, then acknowledges every
+/// order as daprd 1.17 does (`Host{operation, version, id, namespace}`). Used by the tests and the benchmarks.
+public final class SimulatedSidecar: Sendable {
+  public typealias Order = Dapr_Proto_Placement_V1_PlacementOrder
+  public typealias Host = Dapr_Proto_Placement_V1_Host
+
+  public let report: Host
+  /// Whether orders are acknowledged (a stuck sidecar does not).
+  public let acknowledges: Bool
+  private let outgoing: AsyncStream<Host>
+  private let outgoingContinuation: AsyncStream<Host>.Continuation
+  private let state = Mutex(State())
+
+  struct State {
+    var orders: [Order] = []
+    var waiters: [(id: Int, predicate: @Sendable ([Order]) -> Bool, continuation: CheckedContinuation<[Order], any Error>)] = []
+    var nextWaiter = 0
+    var ended: (any Error)?? = nil
+  }
+
+  public init(
+    name: String, appID: String, namespace: String = "default", actorTypes: [String] = [], acknowledges: Bool = true
+  ) {
+    var host = Host()
+    host.name = name
+    host.id = appID
+    host.namespace = namespace
+    host.entities = actorTypes
+    host.operation = .report
+    host.apiLevel = 20
+    report = host
+    self.acknowledges = acknowledges
+    (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: Host.self)
+  }
+
+  /// Opens the stream on `client` and runs it until the server ends it or ``close()`` is called. Returns the
+  /// error that ended it (nil when it ended with OK).
+  @discardableResult
+  public func run<Transport: ClientTransport>(on client: GRPCClient<Transport>) async -> (any Error)? {
+    let placement = Dapr_Proto_Placement_V1_Placement.Client(wrapping: client)
+    let (report, outgoing, continuation) = (self.report, self.outgoing, outgoingContinuation)
+    var ending: (any Error)?
+    do {
+      var options = CallOptions.defaults
+      options.waitForReady = false
+      try await placement.reportDaprStatus(
+        options: options,
+        requestProducer: { writer in
+          try await writer.write(report)
+          for await message in outgoing { try await writer.write(message) }
+        },
+        onResponse: { response in
+          for try await order in response.messages {
+            self.record(order)
+            if self.acknowledges {
+              var ack = Host()
+              ack.id = report.id
+              ack.namespace = report.namespace
+              ack.operation = Self.operation(of: order)
+              ack.version = order.version
+              continuation.yield(ack)
+            }
+          }
+          continuation.finish()
+        })
+    } catch {
+      ending = error
+    }
+    continuation.finish()
+    finish(with: ending)
+    return ending
+  }
+
+  /// Sends a later report (new actor types) on the stream.
+  public func send(_ host: Host) { outgoingContinuation.yield(host) }
+
+  /// Closes the stream from the sidecar's side.
+  public func close() { outgoingContinuation.finish() }
+
+  /// Every order received so far.
+  public var orders: [Order] { state.withLock { $0.orders } }
+
+  /// Waits until the orders received satisfy `predicate`; throws the stream's error if it ends first.
+  public func waitUntil(_ predicate: @escaping @Sendable ([Order]) -> Bool) async throws -> [Order] {
+    try await withCheckedThrowingContinuation { continuation in
+      state.withLock { state in
+        if predicate(state.orders) { return continuation.resume(returning: state.orders) }
+        if let ended = state.ended {
+          return continuation.resume(throwing: ended ?? SimulatedSidecarError.ended)
+        }
+        state.waiters.append((state.nextWaiter, predicate, continuation))
+        state.nextWaiter += 1
+      }
+    }
+  }
+
+  /// Waits for an order of `operation` at `version` (any version when nil).
+  public func waitFor(_ operation: String, version: UInt64? = nil) async throws -> Order {
+    let orders = try await waitUntil { orders in
+      orders.contains { $0.operation == operation && (version == nil || $0.version == version) }
+    }
+    return orders.last { $0.operation == operation && (version == nil || $0.version == version) }!
+  }
+
+  private func record(_ order: Order) {
+    state.withLock { state in
+      state.orders.append(order)
+      let orders = state.orders
+      state.waiters.removeAll { waiter in
+        guard waiter.predicate(orders) else { return false }
+        waiter.continuation.resume(returning: orders)
+        return true
+      }
+    }
+  }
+
+  private func finish(with error: (any Error)?) {
+    state.withLock { state in
+      state.ended = .some(error)
+      for waiter in state.waiters { waiter.continuation.resume(throwing: error ?? SimulatedSidecarError.ended) }
+      state.waiters = []
+    }
+  }
+
+  static func operation(of order: Order) -> Dapr_Proto_Placement_V1_HostOperation {
+    switch order.operation {
+    case "lock": .lock
+    case "update": .update
+    case "unlock": .unlock
+    default: .unknown
+    }
+  }
+}
+
+public enum SimulatedSidecarError: Error, CustomStringConvertible {
+  case ended
+  public var description: String { "the stream ended" }
+}
