@@ -111,12 +111,13 @@ let package = Package(
       ]
     ),
     .target(name: "Operator", dependencies: ["ControlPlaneKit", "DaprProto"]),
-    .target(name: "Injector", dependencies: ["ControlPlaneKit"]),
+    .target(name: "Injector", dependencies: ["ControlPlaneKit", "Kubernetes"]),
     .target(
       name: "Placement",
       dependencies: [
         "ControlPlaneKit", "DaprProto", "Kubernetes",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -126,7 +127,11 @@ let package = Package(
     // Simulated sidecars for placement's tests and benchmarks.
     .target(
       name: "PlacementSimulator",
-      dependencies: ["DaprProto", .product(name: "GRPCCore", package: "grpc-swift-2")]
+      dependencies: [
+        "DaprProto",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+      ]
     ),
     // Thin `@main` entry points; the binaries are named as Dapr's image names them.
     .executableTarget(name: "SentryCommand", dependencies: ["Sentry", argumentParser]),
@@ -203,7 +208,16 @@ let package = Package(
       ],
       path: "Benchmarks/SentryBenchmark"
     ),
-    // Starts the four binaries and checks /healthz, /metrics (with promtool) and SIGTERM.
+    // `scripts/benchmarks/placement.sh`: the ring, table sizes, and a fleet of simulated sidecars in its own process.
+    .executableTarget(
+      name: "PlacementBenchmark",
+      dependencies: [
+        "Placement", "PlacementSimulator", "ControlPlaneKit", "DaprProto",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+      ],
+      path: "Benchmarks/PlacementBenchmark"
+    ),
     .testTarget(
       name: "PlacementTests",
       dependencies: [
@@ -216,6 +230,11 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
+    .testTarget(
+      name: "InjectorTests",
+      dependencies: ["Injector", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport"]
+    ),
+    // Starts the four binaries and checks /healthz, /metrics (with promtool) and SIGTERM.
     .testTarget(
       name: "ExecutablesTests",
       dependencies: [

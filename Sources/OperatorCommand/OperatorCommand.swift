@@ -14,6 +14,7 @@ struct OperatorCommand: AsyncParsableCommand {
 
   /// Accepts Go's flag syntax (`-port 1`, `--enable-metrics=false`) as Dapr's `operator` does.
   static func main() async {
+    ControlPlaneProcess.runTasksOnEventLoops()
     await main(
       GoFlagSyntax.normalize(Array(CommandLine.arguments.dropFirst()), booleanFlags: OperatorOptions.booleanFlags))
   }

@@ -14,6 +14,7 @@ struct PlacementCommand: AsyncParsableCommand {
 
   /// Accepts Go's flag syntax (`-port 1`, `--enable-metrics=false`) as Dapr's `placement` does.
   static func main() async {
+    ControlPlaneProcess.runTasksOnEventLoops()
     await main(
       GoFlagSyntax.normalize(Array(CommandLine.arguments.dropFirst()), booleanFlags: PlacementOptions.booleanFlags))
   }

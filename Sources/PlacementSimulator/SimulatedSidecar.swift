@@ -1,5 +1,6 @@
 import DaprProto
 import GRPCCore
+import GRPCProtobuf
 import Synchronization
 
 /// A sidecar as placement sees it: one `ReportDaprStatus` stream that reports the host, then acknowledges every
@@ -11,6 +12,8 @@ public final class SimulatedSidecar: Sendable {
   public let report: Host
   /// Whether orders are acknowledged (a stuck sidecar does not).
   public let acknowledges: Bool
+  /// Whether UPDATE tables are decoded; a benchmark's fleet skips them so the client side does not limit it.
+  public let decodesTables: Bool
   private let outgoing: AsyncStream<Host>
   private let outgoingContinuation: AsyncStream<Host>.Continuation
   private let state = Mutex(State())
@@ -23,8 +26,10 @@ public final class SimulatedSidecar: Sendable {
   }
 
   public init(
-    name: String, appID: String, namespace: String = "default", actorTypes: [String] = [], acknowledges: Bool = true
+    name: String, appID: String, namespace: String = "default", actorTypes: [String] = [], acknowledges: Bool = true,
+    decodesTables: Bool = true
   ) {
+    self.decodesTables = decodesTables
     var host = Host()
     host.name = name
     host.id = appID
@@ -47,12 +52,13 @@ public final class SimulatedSidecar: Sendable {
     do {
       var options = CallOptions.defaults
       options.waitForReady = false
+      let request = StreamingClientRequest<Host>(producer: { writer in
+        try await writer.write(report)
+        for await message in outgoing { try await writer.write(message) }
+      })
+      let deserializer = OrderDeserializer(decodesTables: decodesTables)
       try await placement.reportDaprStatus(
-        options: options,
-        requestProducer: { writer in
-          try await writer.write(report)
-          for await message in outgoing { try await writer.write(message) }
-        },
+        request: request, serializer: ProtobufSerializer<Host>(), deserializer: deserializer, options: options,
         onResponse: { response in
           for try await order in response.messages {
             self.record(order)
@@ -139,4 +145,67 @@ public final class SimulatedSidecar: Sendable {
 public enum SimulatedSidecarError: Error, CustomStringConvertible {
   case ended
   public var description: String { "the stream ended" }
+}
+
+/// Decodes orders fully, or (for benchmarks) only their operation and version, skipping the tables' bytes.
+struct OrderDeserializer: MessageDeserializer {
+  let decodesTables: Bool
+
+  func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> SimulatedSidecar.Order {
+    if decodesTables {
+      return try ProtobufDeserializer<SimulatedSidecar.Order>().deserialize(serializedMessageBytes)
+    }
+    return try serializedMessageBytes.withUnsafeBytes { raw in
+      var order = SimulatedSidecar.Order()
+      var reader = WireReader(bytes: raw)
+      while !reader.atEnd {
+        let key = try reader.varint()
+        switch (key >> 3, key & 7) {
+        case (2, 2): order.operation = String(decoding: try reader.lengthDelimited(), as: UTF8.self)
+        case (3, 0): order.version = try reader.varint()
+        case (_, 0): _ = try reader.varint()
+        case (_, 1): try reader.skip(8)
+        case (_, 2): _ = try reader.lengthDelimited()
+        case (_, 5): try reader.skip(4)
+        default: throw RPCError(code: .internalError, message: "unsupported protobuf wire type")
+        }
+      }
+      return order
+    }
+  }
+}
+
+/// Just enough of the protobuf wire format to read two scalar fields and skip the rest.
+struct WireReader {
+  let bytes: UnsafeRawBufferPointer
+  var offset = 0
+
+  init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+  var atEnd: Bool { offset >= bytes.count }
+
+  mutating func varint() throws -> UInt64 {
+    var value: UInt64 = 0
+    var shift: UInt64 = 0
+    while offset < bytes.count, shift < 64 {
+      let byte = bytes[offset]
+      offset += 1
+      value |= UInt64(byte & 0x7F) << shift
+      if byte & 0x80 == 0 { return value }
+      shift += 7
+    }
+    throw RPCError(code: .internalError, message: "truncated varint")
+  }
+
+  mutating func skip(_ count: Int) throws {
+    guard offset + count <= bytes.count else { throw RPCError(code: .internalError, message: "truncated field") }
+    offset += count
+  }
+
+  mutating func lengthDelimited() throws -> UnsafeRawBufferPointer {
+    let length = Int(try varint())
+    let start = offset
+    try skip(length)
+    return UnsafeRawBufferPointer(rebasing: bytes[start..<start + length])
+  }
 }

@@ -140,6 +140,8 @@ public struct SPIFFEListenerFactory: HTTP2ServerTransport.ListenerFactory {
 
     return try await ServerBootstrap(group: eventLoopGroup)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      // Room for a fleet of sidecars reconnecting at once (NIO's default backlog is 128; the kernel caps it).
+      .serverChannelOption(.backlog, value: 4096)
       .serverChannelInitializer { channel in listenerConfigurator.configure(channel: channel) }
       .bind(host: host, port: port) { channel in
         channel.eventLoop.makeCompletedFuture {

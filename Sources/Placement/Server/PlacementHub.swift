@@ -28,7 +28,7 @@ public final class PlacementHub: Sendable {
 
   /// What a stream's writer is told to do next.
   public enum Outbound: Sendable {
-    case order(Dapr_Proto_Placement_V1_PlacementOrder)
+    case order(EncodedOrder)
     /// End the stream with this status.
     case end(RPCError)
   }
@@ -88,33 +88,39 @@ public final class PlacementHub: Sendable {
           code: .invalidArgument,
           message: "invalid host: the stream reported namespace \(current) first and now \(namespace)")
       }
-      var machine =
-        state.namespaces[namespace] ?? NamespaceDissemination(settings: configuration.settings)
-      let actions: [NamespaceDissemination.Action]
-      if stream.namespace == nil {
-        switch host.operation {
-        case .lock, .update, .unlock:
+      let firstMessage = stream.namespace == nil
+      if firstMessage {
+        if [.lock, .update, .unlock].contains(host.operation) {
           throw RPCError(
             code: .invalidArgument, message: "invalid host: the first message on a stream must be a REPORT")
-        default:
-          state.streams[id]!.namespace = namespace
-          actions = machine.connected(id, report: host)
         }
-      } else {
-        switch host.operation {
-        case .report:
-          actions = machine.reported(id, host: host)
-        case .lock, .update, .unlock:
-          actions = machine.acknowledged(id, operation: host.operation, version: host.hasVersion ? host.version : nil)
-        case .unknown, .UNRECOGNIZED:
-          // Dapr 1.16 and older: a heartbeat that is both a report and an acknowledgement.
-          actions = machine.reported(id, host: host) + machine.acknowledged(id, operation: .unknown, version: nil)
+        state.streams[id]!.namespace = namespace
+        if state.namespaces[namespace] == nil {
+          state.namespaces[namespace] = NamespaceDissemination(settings: configuration.settings)
         }
       }
-      state.namespaces[namespace] = machine
-      return prepare(actions, namespace: namespace, in: &state)
+      // Stepped in place: copying the machine out of the dictionary would copy its tables of every stream.
+      let actions = Self.step(&state.namespaces[namespace]!, id: id, host: host, firstMessage: firstMessage)
+      // An acknowledgement changes no gauge; counting the streams on each of them would cost O(streams).
+      let acknowledgement = !firstMessage && [.lock, .update, .unlock].contains(host.operation)
+      return prepare(actions, namespace: namespace, in: &state, recordGauges: !acknowledgement)
     }
     perform(work)
+  }
+
+  private static func step(
+    _ machine: inout NamespaceDissemination, id: StreamID, host: PlacementHost, firstMessage: Bool
+  ) -> [NamespaceDissemination.Action] {
+    if firstMessage { return machine.connected(id, report: host) }
+    switch host.operation {
+    case .report:
+      return machine.reported(id, host: host)
+    case .lock, .update, .unlock:
+      return machine.acknowledged(id, operation: host.operation, version: host.hasVersion ? host.version : nil)
+    case .unknown, .UNRECOGNIZED:
+      // Dapr 1.16 and older: a heartbeat that is both a report and an acknowledgement.
+      return machine.reported(id, host: host) + machine.acknowledged(id, operation: .unknown, version: nil)
+    }
   }
 
   /// Stream `id` ended.
@@ -123,9 +129,8 @@ public final class PlacementHub: Sendable {
       guard let stream = state.streams.removeValue(forKey: id) else { return Work() }
       var work = Work()
       work.finish.append(stream.continuation)
-      guard let namespace = stream.namespace, var machine = state.namespaces[namespace] else { return work }
-      let actions = machine.closed(id)
-      state.namespaces[namespace] = machine
+      guard let namespace = stream.namespace, state.namespaces[namespace] != nil else { return work }
+      let actions = state.namespaces[namespace]!.closed(id)
       let more = prepare(actions, namespace: namespace, in: &state)
       return work.merged(with: more)
     }
@@ -165,9 +170,8 @@ public final class PlacementHub: Sendable {
     _ namespace: String, _ body: (inout NamespaceDissemination) -> [NamespaceDissemination.Action]
   ) {
     let work = state.withLock { state -> Work in
-      guard var machine = state.namespaces[namespace] else { return Work() }
-      let actions = body(&machine)
-      state.namespaces[namespace] = machine
+      guard state.namespaces[namespace] != nil else { return Work() }
+      let actions = body(&state.namespaces[namespace]!)
       return prepare(actions, namespace: namespace, in: &state)
     }
     perform(work)
@@ -202,7 +206,8 @@ public final class PlacementHub: Sendable {
 
   /// What to do once the lock is released.
   struct Work {
-    var sends: [(AsyncStream<Outbound>.Continuation, Dapr_Proto_Placement_V1_PlacementOrder)] = []
+    /// Each order goes to its streams encoded once.
+    var sends: [(order: PlacementOrder, to: [AsyncStream<Outbound>.Continuation])] = []
     var ends: [(AsyncStream<Outbound>.Continuation, RPCError)] = []
     var finish: [AsyncStream<Outbound>.Continuation] = []
     var timers: [(namespace: String, version: UInt64)] = []
@@ -229,16 +234,15 @@ public final class PlacementHub: Sendable {
   }
 
   /// Turns actions into work, under the lock; forgets the namespace when its last stream has gone.
-  private func prepare(_ actions: [NamespaceDissemination.Action], namespace: String, in state: inout State) -> Work {
+  private func prepare(
+    _ actions: [NamespaceDissemination.Action], namespace: String, in state: inout State, recordGauges: Bool = true
+  ) -> Work {
     var work = Work()
     let now = ContinuousClock.now
     for action in actions {
       switch action {
       case .send(let order, let ids):
-        let message = order.message
-        for id in ids {
-          if let stream = state.streams[id] { work.sends.append((stream.continuation, message)) }
-        }
+        work.sends.append((order, ids.compactMap { state.streams[$0]?.continuation }))
       case .roundStarted(let version):
         state.roundStarts[namespace] = state.roundStarts[namespace] ?? now
         work.timers.append((namespace, version))
@@ -261,7 +265,9 @@ public final class PlacementHub: Sendable {
       }
     }
     if let machine = state.namespaces[namespace] {
-      work.gauges.append((namespace, machine.streamCount, machine.actorHostCount, machine.tableBytes))
+      if recordGauges || !actions.isEmpty {
+        work.gauges.append((namespace, machine.streamCount, machine.actorHostCount, machine.tableBytes))
+      }
       if machine.isEmpty {
         state.namespaces.removeValue(forKey: namespace)
         state.roundStarts.removeValue(forKey: namespace)
@@ -272,7 +278,10 @@ public final class PlacementHub: Sendable {
   }
 
   private func perform(_ work: Work) {
-    for (continuation, message) in work.sends { continuation.yield(.order(message)) }
+    for (order, continuations) in work.sends where !continuations.isEmpty {
+      let encoded = Outbound.order(EncodedOrder(order))
+      for continuation in continuations { continuation.yield(encoded) }
+    }
     for (continuation, status) in work.ends {
       continuation.yield(.end(status))
       continuation.finish()

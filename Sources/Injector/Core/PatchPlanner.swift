@@ -1,0 +1,126 @@
+import Kubernetes
+
+/// One RFC 6902 operation (the injector only adds).
+public struct PatchOperation: Hashable, Sendable, Encodable {
+  public let op: String
+  public let path: String
+  public let value: JSONValue
+
+  public static func add(_ path: String, _ value: JSONValue) -> Self { Self(op: "add", path: path, value: value) }
+
+  /// A JSON Pointer token: `~` becomes `~0` and `/` becomes `~1`.
+  public static func escape(_ token: String) -> String {
+    token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+  }
+}
+
+/// Why a pod cannot be injected; the webhook refuses it with this message.
+public struct InjectionError: Error, Hashable, Sendable, CustomStringConvertible {
+  public let message: String
+  public var description: String { message }
+  init(_ message: String) { self.message = message }
+}
+
+/// What to do with a pod.
+public enum InjectionPlan: Hashable, Sendable {
+  /// Leave the pod alone.
+  case skip(reason: String)
+  /// Apply `operations`; `warnings` name the annotations that were ignored.
+  case inject(appID: String, operations: [PatchOperation], warnings: [String])
+}
+
+/// Plans the sidecar for a pod: a pure function of the pod, the injector's settings and the control plane's facts.
+public struct PatchPlanner: Sendable {
+  public var settings: InjectorSettings
+  /// The trust anchors (PEM) given to daprd in `DAPR_TRUST_ANCHORS`.
+  public var trustAnchors: String
+  /// `spec.mtls.enabled` of the `daprsystem` Configuration (true when absent).
+  public var mTLSEnabled: Bool
+
+  public init(settings: InjectorSettings, trustAnchors: String, mTLSEnabled: Bool = true) {
+    self.settings = settings
+    self.trustAnchors = trustAnchors
+    self.mTLSEnabled = mTLSEnabled
+  }
+
+  static let sidecarName = "daprd"
+  static let httpPort: Int64 = 3500
+  static let publicPort: Int64 = 3501
+  static let tokenVolume = "dapr-identity-token"
+  static let tokenMountPath = "/var/run/secrets/dapr.io/sentrytoken"
+  static let socketVolume = "dapr-unix-domain-socket"
+  static let socketMountPath = "/var/run/dapr-sockets"
+  static let knownProtocols: Set<String> = ["http", "grpc", "https", "grpcs", "h2c"]
+
+  /// The plan for `pod` in `namespace` (the request's namespace when the pod has none).
+  public func plan(pod: JSONValue, namespace: String) throws(InjectionError) -> InjectionPlan {
+    guard let object = pod.objectValue else { throw InjectionError("could not unmarshal raw object: not a JSON object") }
+    let metadata = object["metadata"]?.objectValue ?? [:]
+    let spec = object["spec"]?.objectValue ?? [:]
+    var annotations = SidecarAnnotations(
+      (metadata["annotations"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
+    guard annotations.string("enabled")?.lowercased() == "true" else {
+      return .skip(reason: "dapr.io/enabled is not \"true\"")
+    }
+    let containers = spec["containers"]?.arrayValue ?? []
+    let initContainers = spec["initContainers"]?.arrayValue ?? []
+    if (containers + initContainers).contains(where: { $0["name"]?.stringValue == Self.sidecarName }) {
+      return .skip(reason: "the pod already has a daprd container")
+    }
+    let appID = try Self.appID(annotations: annotations, podName: metadata["name"]?.stringValue ?? "")
+    var sidecar = SidecarBuilder(
+      settings: settings, trustAnchors: trustAnchors, mTLSEnabled: mTLSEnabled, appID: appID,
+      namespace: (metadata["namespace"]?.stringValue).flatMap { $0.isEmpty ? nil : $0 } ?? namespace,
+      pod: object)
+    let container = sidecar.container(&annotations)
+    let native = annotations.string("enable-native-sidecar").map(AnnotationValue.isTruthy) ?? settings.nativeSidecars
+
+    var operations: [PatchOperation] = []
+    if containers.isEmpty { operations.append(.add("/spec/containers", [])) }
+    if metadata["labels"]?.objectValue == nil { operations.append(.add("/metadata/labels", [:])) }
+
+    // Volumes: one array when the pod has none, else one `/-` per new name.
+    let existingVolumes = Set((spec["volumes"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+    let newVolumes = sidecar.volumes(annotations).filter { !existingVolumes.contains($0["name"]?.stringValue ?? "") }
+    if spec["volumes"]?.arrayValue == nil {
+      if !newVolumes.isEmpty { operations.append(.add("/spec/volumes", .array(newVolumes))) }
+    } else {
+      operations += newVolumes.map { .add("/spec/volumes/-", $0) }
+    }
+
+    if native {
+      var sidecarContainer = container
+      sidecarContainer["restartPolicy"] = "Always"
+      if initContainers.isEmpty { operations.append(.add("/spec/initContainers", [])) }
+      operations.append(.add("/spec/initContainers/-", .object(sidecarContainer)))
+    } else {
+      operations.append(.add("/spec/containers/-", .object(container)))
+    }
+
+    let labels = "/metadata/labels/"
+    operations.append(.add(labels + PatchOperation.escape("dapr.io/sidecar-injected"), "true"))
+    operations.append(.add(labels + PatchOperation.escape("dapr.io/app-id"), .string(appID)))
+    operations.append(
+      .add(
+        labels + PatchOperation.escape("dapr.io/metrics-enabled"),
+        .string(annotations.bool("enable-metrics", default: true) ? "true" : "false")))
+
+    operations += sidecar.appContainerOperations(containers: containers, annotations: annotations)
+    return .inject(appID: appID, operations: operations, warnings: annotations.warnings + sidecar.warnings)
+  }
+
+  /// The app id: the annotation, else the pod's name; `<id>-dapr` must be a DNS-1123 label.
+  static func appID(annotations: SidecarAnnotations, podName: String) throws(InjectionError) -> String {
+    let id = annotations.string("app-id").map { $0.isEmpty ? podName : $0 } ?? podName
+    guard !id.isEmpty else { throw InjectionError("value for the dapr.io/app-id annotation is empty") }
+    let service = "\(id)-dapr"
+    let allowed = service.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
+    let edges = service.first.map { $0.isLetter || $0.isNumber } == true
+    guard allowed, edges, service.utf8.count <= 63 else {
+      throw InjectionError(
+        "invalid app id(input: \(id), service: \(service)): the service name must be a DNS-1123 label "
+          + "(at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit)")
+    }
+    return id
+  }
+}

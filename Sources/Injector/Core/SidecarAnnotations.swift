@@ -1,0 +1,58 @@
+/// How Dapr reads annotation values.
+public enum AnnotationValue {
+  /// y, yes, true, t, on, 1 (any case, trimmed) are true; anything else is false.
+  public static func isTruthy(_ value: String) -> Bool {
+    ["y", "yes", "true", "t", "on", "1"].contains(value.trimmedSpaces.lowercased())
+  }
+
+  /// Quotes and spaces stripped, so `""` counts as empty (the placement and scheduler addresses).
+  static func unquoted(_ value: String) -> String {
+    value.filter { $0 != "\"" && $0 != "'" && $0 != " " }
+  }
+}
+
+/// A pod's `dapr.io/*` annotations, read with Dapr's rules: a key that is present counts even when empty; a bad
+/// integer keeps the default with a warning.
+public struct SidecarAnnotations: Sendable {
+  public static let prefix = "dapr.io/"
+  let values: [String: String]
+  /// Problems that do not stop injection (a bad integer, a bad quantity), named by annotation.
+  public private(set) var warnings: [String] = []
+
+  public init(_ annotations: [String: String]) {
+    values = annotations
+  }
+
+  /// The raw value, when the annotation is present.
+  public func string(_ key: String) -> String? { values[Self.prefix + key] }
+
+  /// A non-empty value, or nil.
+  public func nonEmpty(_ key: String) -> String? {
+    guard let value = string(key), !value.isEmpty else { return nil }
+    return value
+  }
+
+  public func bool(_ key: String, default fallback: Bool = false) -> Bool {
+    string(key).map(AnnotationValue.isTruthy) ?? fallback
+  }
+
+  /// An integer; a value that is not one keeps `fallback` and records a warning naming the annotation.
+  public mutating func int(_ key: String, default fallback: Int? = nil) -> Int? {
+    guard let raw = string(key) else { return fallback }
+    guard let value = Int(raw.trimmedSpaces) else {
+      warnings.append("annotation \(Self.prefix)\(key) is not an integer (\"\(raw)\"); using the default")
+      return fallback
+    }
+    return value
+  }
+}
+
+extension String {
+  /// Without leading and trailing spaces, tabs and line breaks.
+  var trimmedSpaces: String {
+    var slice = Substring(self)
+    while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
+    while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
+    return String(slice)
+  }
+}
