@@ -111,7 +111,19 @@ let package = Package(
       ]
     ),
     .target(name: "Operator", dependencies: ["ControlPlaneKit", "DaprProto"]),
-    .target(name: "Injector", dependencies: ["ControlPlaneKit", "Kubernetes"]),
+    .target(
+      name: "Injector",
+      dependencies: [
+        "ControlPlaneKit", "Kubernetes",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Yams", package: "Yams"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
     .target(
       name: "Placement",
       dependencies: [
@@ -232,7 +244,13 @@ let package = Package(
     ),
     .testTarget(
       name: "InjectorTests",
-      dependencies: ["Injector", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport"]
+      dependencies: [
+        "Injector", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
     ),
     // Starts the four binaries and checks /healthz, /metrics (with promtool) and SIGTERM.
     .testTarget(

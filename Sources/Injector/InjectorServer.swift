@@ -1,5 +1,8 @@
 import ArgumentParser
 import ControlPlaneKit
+import Foundation
+import Kubernetes
+import Logging
 import ServiceLifecycle
 
 /// The sidecar injector: a mutating admission webhook that adds `daprd` to annotated pods.
@@ -11,10 +14,221 @@ public enum InjectorServer {
       "Dapr's sidecar injector: a mutating admission webhook that adds daprd to pods annotated dapr.io/enabled.",
     version: BuildInfo.version)
 
+  /// Ready once the webhook configuration carries the current trust anchors as its caBundle.
+  public static let webhookConfigurationTarget = "webhook-configuration"
+  /// The MutatingWebhookConfiguration the chart installs.
+  public static let webhookConfigurationName = "dapr-sidecar-injector"
+
   /// Runs the injector until SIGTERM.
   public static func run(options: InjectorOptions) async throws {
     try await ControlPlaneProcess.run(
-      component: .injector, options: options.observability, readinessTargets: []
-    ) { _ in [] }
+      component: .injector, options: options.observability,
+      readinessTargets: [InjectorWebhook.readinessTarget, webhookConfigurationTarget]
+    ) { environment in
+      try await makeServices(options: options, environment: environment)
+    }
+  }
+
+  /// The injector's services. Without a reachable Kubernetes configuration it serves health (503, naming what is
+  /// missing) and metrics only, and says why in the log.
+  public static func makeServices(
+    options: InjectorOptions, environment: ProcessEnvironment,
+    processEnvironment: [String: String] = ProcessInfo.processInfo.environment,
+    onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+  ) async throws -> [any Service] {
+    let logger = environment.logger
+    var warnings: [String] = []
+    var settings = InjectorSettings(environment: processEnvironment, warnings: &warnings)
+    settings.schedulerEnabled = options.schedulerEnabled
+    for warning in warnings { logger.warning("\(warning)") }
+    let allowList = try ServiceAccountAllowList(
+      extra: [processEnvironment["ALLOWED_SERVICE_ACCOUNTS"], processEnvironment["ALLOWED_SERVICE_ACCOUNTS_PREFIX_NAMES"]]
+        .compactMap { $0 })
+
+    let configuration: KubernetesConfiguration
+    do {
+      configuration = try KubernetesConfiguration.load(kubeconfigPath: options.kubeconfig)
+    } catch {
+      logger.error("No Kubernetes configuration (\(error)); the webhook is not served")
+      return []
+    }
+    let client = try KubernetesClient(configuration: configuration, logger: environment.logger(subscope: "kubernetes"))
+    let namespace = settings.controlPlaneNamespace
+
+    // Trust anchors: given to every sidecar and patched into the webhook's caBundle.
+    let anchorsPath = processEnvironment["DAPR_TRUST_ANCHORS_FILE"] ?? "/var/run/secrets/dapr.io/tls/ca.crt"
+    let anchors = try TrustBundleWatcher(path: anchorsPath, logger: environment.logger(subscope: "security"))
+    let mTLS = LatestValue(true)
+    let configurations = Informer<DaprConfiguration>(
+      client: client, namespace: namespace,
+      configuration: {
+        var configuration = InformerConfiguration<DaprConfiguration>()
+        configuration.fieldSelector = "metadata.name=daprsystem"
+        return configuration
+      }(), logger: environment.logger(subscope: "configuration"))
+
+    let frozenSettings = settings
+    let allowedUIDs = LatestValue<Set<String>>([])
+    @Sendable func handler() -> AdmissionReviewHandler {
+      var list = allowList
+      list.uids = allowedUIDs.current
+      return AdmissionReviewHandler(
+        planner: PatchPlanner(
+          settings: frozenSettings, trustAnchors: (try? anchors.bundle.current.pemEncoded()) ?? "",
+          mTLSEnabled: mTLS.current),
+        allowList: list)
+    }
+    let current = LatestValue(handler())
+
+    let (sentryHost, sentryPort) = try hostAndPort(
+      processEnvironment["DAPR_SENTRY_ADDRESS"] ?? "dapr-sentry.\(namespace).svc.\(settings.clusterDomain):443")
+    let tokenFile =
+      FileManager.default.fileExists(atPath: "/var/run/secrets/dapr.io/sentrytoken/token")
+      ? "/var/run/secrets/dapr.io/sentrytoken/token" : "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    let svid = SVIDClient(
+      request: .init(
+        appID: "dapr-injector", namespace: namespace, trustDomain: settings.controlPlaneTrustDomain,
+        tokenFile: tokenFile, keyAlgorithm: .rsa2048),
+      sentryHost: sentryHost, sentryPort: sentryPort,
+      sentryID: try SPIFFEID(trustDomain: settings.controlPlaneTrustDomain, namespace: namespace, appID: "dapr-sentry"),
+      trustAnchors: anchors.bundle, logger: environment.logger(subscope: "security"))
+
+    let metrics = InjectorMetrics(registry: environment.metrics)
+    return [
+      KubernetesClientCloser(client: client), anchors, configurations,
+      HandlerRefresher(
+        anchors: anchors, configurations: configurations, mTLS: mTLS, rebuild: { current.set(handler()) }),
+      AllowListUIDs(
+        client: client, allowList: allowList, uids: allowedUIDs, rebuild: { current.set(handler()) }, logger: logger),
+      CABundlePatcher(
+        client: client, anchors: anchors, readiness: environment.readiness,
+        logger: environment.logger(subscope: "webhook")),
+      ServingWebhook(
+        svid: svid, host: options.listenAddress.isEmpty ? "0.0.0.0" : options.listenAddress, port: options.port,
+        handler: current, metrics: metrics, readiness: environment.readiness,
+        logger: environment.logger(subscope: "webhook"), onListening: onListening),
+    ]
+  }
+
+  static func hostAndPort(_ address: String) throws -> (String, Int) {
+    guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+      throw ValidationError("DAPR_SENTRY_ADDRESS must be host:port, not \(address)")
+    }
+    return (String(address[..<colon]), port)
+  }
+}
+
+/// Rebuilds the review handler when the trust anchors or the `daprsystem` mTLS setting change; the setting is read
+/// from an informer's cache, not fetched for every review as Dapr does.
+struct HandlerRefresher: Service {
+  let anchors: TrustBundleWatcher
+  let configurations: Informer<DaprConfiguration>
+  let mTLS: LatestValue<Bool>
+  let rebuild: @Sendable () -> Void
+
+  func run() async throws {
+    try await untilShutdown {
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+          for await _ in anchors.bundle.updates() { rebuild() }
+        }
+        group.addTask {
+          for await _ in configurations.events() {
+            let enabled = configurations.store.values.first?.mtls.enabled ?? true
+            if enabled != mTLS.current {
+              mTLS.set(enabled)
+              rebuild()
+            }
+          }
+        }
+        try await group.waitForAll()
+      }
+    }
+  }
+}
+
+/// Looks up the UIDs of the exactly named allowed service accounts once at start-up, as Dapr does.
+struct AllowListUIDs: Service {
+  let client: KubernetesClient
+  let allowList: ServiceAccountAllowList
+  let uids: LatestValue<Set<String>>
+  let rebuild: @Sendable () -> Void
+  let logger: Logger
+
+  func run() async throws {
+    var found: Set<String> = []
+    for pattern in allowList.patterns where pattern.isExact {
+      do {
+        let account = try await client.get(ServiceAccount.self, namespace: pattern.namespace, name: pattern.name)
+        if let uid = account.json["metadata"]?["uid"]?.stringValue { found.insert(uid) }
+      } catch {
+        logger.debug("Unable to get SA \(pattern.namespace):\(pattern.name) UID: \(error)")
+      }
+    }
+    uids.set(found)
+    rebuild()
+    try? await gracefulShutdown()
+  }
+}
+
+/// Puts the trust anchors into the webhook configuration's caBundle at start-up and whenever they change, with
+/// an `add` (correct whether or not the field exists); the readiness target turns ready after the first success.
+/// A failure is retried (Dapr's injector exits instead).
+struct CABundlePatcher: Service {
+  let client: KubernetesClient
+  let anchors: TrustBundleWatcher
+  let readiness: ReadinessTargets
+  let logger: Logger
+
+  func run() async throws {
+    try await untilShutdown {
+      for await bundle in anchors.bundle.updates(includingCurrent: true) {
+        let value = Data(((try? bundle.pemEncoded()) ?? "").utf8).base64EncodedString()
+        var delay = Duration.seconds(1)
+        while true {
+          do {
+            _ = try await client.patch(
+              MutatingWebhookConfiguration.self, name: InjectorServer.webhookConfigurationName,
+              .json([JSONPatchOperation(op: "add", path: "/webhooks/0/clientConfig/caBundle", value: .string(value))]))
+            logger.info("Patched the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName)")
+            readiness.markReady(InjectorServer.webhookConfigurationTarget)
+            break
+          } catch {
+            logger.error(
+              "Cannot patch the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName): \(error); retrying in \(delay)")
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Gets the webhook's RSA SVID from sentry (DNS SAN `dapr-sidecar-injector.<ns>.svc`), serves HTTPS with it, and
+/// renews it before it expires without dropping connections.
+struct ServingWebhook: Service {
+  let svid: SVIDClient
+  let host: String
+  let port: Int
+  let handler: LatestValue<AdmissionReviewHandler>
+  let metrics: InjectorMetrics
+  let readiness: ReadinessTargets
+  let logger: Logger
+  let onListening: @Sendable (Int) async -> Void
+
+  func run() async throws {
+    guard let first = try? await cancelWhenGracefulShutdown({ try await svid.fetchInitial(attempts: 100) }) else {
+      return
+    }
+    let identity = LatestValue(first)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await svid.keepRenewing(identity) }
+      try await InjectorWebhook(
+        host: host, port: port, identity: identity, handler: handler, metrics: metrics, readiness: readiness,
+        logger: logger, onListening: onListening
+      ).run()
+      group.cancelAll()
+    }
   }
 }

@@ -4,7 +4,11 @@ import Injector
 
 @main
 struct InjectorCommand: AsyncParsableCommand {
-  static let configuration = InjectorServer.commandConfiguration
+  static let configuration: CommandConfiguration = {
+    var configuration = InjectorServer.commandConfiguration
+    configuration.subcommands = [InjectCommand.self]
+    return configuration
+  }()
 
   @OptionGroup var options: InjectorOptions
 

@@ -201,13 +201,3 @@ struct LeadershipFollower: Service {
     }
   }
 }
-
-/// Closes a Kubernetes client when the process stops.
-struct KubernetesClientCloser: Service {
-  let client: KubernetesClient
-
-  func run() async throws {
-    try? await gracefulShutdown()
-    await client.shutdown()
-  }
-}

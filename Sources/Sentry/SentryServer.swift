@@ -45,7 +45,7 @@ public enum SentryServer {
       let configuration = try KubernetesConfiguration.load(kubeconfigPath: options.kubeconfig)
       let client = try KubernetesClient(
         configuration: configuration, logger: environment.logger(subscope: "kubernetes"))
-      services.append(ClientCloser(client: client))
+      services.append(KubernetesClientCloser(client: client))
       settings = await loadSettings(from: client, namespace: namespace, name: options.config, logger: logger)
       logger.info("Using kubernetes secret store for trust bundle storage")
       let kubernetesStore = KubernetesCAStore(
@@ -185,15 +185,5 @@ struct ReadinessWhenSynced: Service {
       await directory.markReadyWhenSynced(readiness)
       try await gracefulShutdown()
     }
-  }
-}
-
-/// Closes a Kubernetes client when the process stops.
-struct ClientCloser: Service {
-  let client: KubernetesClient
-
-  func run() async throws {
-    try? await gracefulShutdown()
-    await client.shutdown()
   }
 }

@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 
 /// A typed client of the Kubernetes API on AsyncHTTPClient: get, list, create, update, patch, delete and watch any
@@ -365,5 +366,18 @@ public struct JSONPatchOperation: Codable, Hashable, Sendable {
   /// Escapes one path segment (`~` as `~0`, `/` as `~1`).
   public static func escape(_ segment: String) -> String {
     segment.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+  }
+}
+
+/// Shuts a client down when the process stops. List it before the services that use the client: a service group
+/// stops its services in reverse order, so the client closes last (a leader can still release its lease).
+public struct KubernetesClientCloser: ServiceLifecycle.Service {
+  public let client: KubernetesClient
+
+  public init(client: KubernetesClient) { self.client = client }
+
+  public func run() async throws {
+    try? await gracefulShutdown()
+    await client.shutdown()
   }
 }

@@ -1,0 +1,101 @@
+import Foundation
+import Kubernetes
+
+/// Answers one AdmissionReview (`admission.k8s.io/v1` or `v1beta1`, echoed back) as Dapr's webhook does, without
+/// any I/O: the HTTP status and body to send, and what happened, for metrics and logs.
+public struct AdmissionReviewHandler: Sendable {
+  public var planner: PatchPlanner
+  public var allowList: ServiceAccountAllowList
+
+  public init(planner: PatchPlanner, allowList: ServiceAccountAllowList) {
+    self.planner = planner
+    self.allowList = allowList
+  }
+
+  public enum Outcome: Hashable, Sendable {
+    /// The request itself was unusable (no review was answered).
+    case badRequest
+    /// Answered without a patch: not a pod, not enabled, already injected.
+    case notInjected(reason: String)
+    /// A pod from a user outside the allow-list: admitted without a sidecar.
+    case unauthorized(username: String)
+    case injected(appID: String, warnings: [String])
+    /// The pod is refused (`allowed: false`).
+    case refused(appID: String, reason: String)
+  }
+
+  public struct Answer: Sendable {
+    public let status: Int
+    public let contentType: String
+    public let body: Data
+    public let outcome: Outcome
+  }
+
+  public func handle(body: Data, contentType: String?) -> Answer {
+    guard !body.isEmpty else { return Self.plain(400, "empty body", .badRequest) }
+    guard contentType == "application/json" else {
+      return Self.plain(415, "invalid Content-Type, expected `application/json`", .badRequest)
+    }
+    let review: JSONValue
+    do {
+      review = try JSONCoding.parse(body)
+      guard review.objectValue != nil else { throw InjectionError("the AdmissionReview is not a JSON object") }
+    } catch {
+      return answer(review: nil, allowed: false, message: "could not decode the AdmissionReview: \(error)", outcome: .refused(appID: "", reason: "\(error)"))
+    }
+    let request = review["request"] ?? .null
+    guard request["kind"]?["kind"]?.stringValue == "Pod" else {
+      return answer(review: review, allowed: true, outcome: .notInjected(reason: "not a Pod"))
+    }
+    let pod = request["object"] ?? .null
+    let annotations = pod["metadata"]?["annotations"]?["dapr.io/enabled"]?.stringValue
+    guard annotations?.lowercased() == "true" else {
+      return answer(review: review, allowed: true, outcome: .notInjected(reason: "dapr.io/enabled is not \"true\""))
+    }
+    let user = request["userInfo"] ?? .null
+    let username = user["username"]?.stringValue ?? ""
+    guard
+      allowList.allows(
+        username: username, uid: user["uid"]?.stringValue ?? "",
+        groups: user["groups"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+    else {
+      return answer(review: review, allowed: true, outcome: .unauthorized(username: username))
+    }
+    let namespace = request["namespace"]?.stringValue ?? ""
+    do throws(InjectionError) {
+      switch try planner.plan(pod: pod, namespace: namespace) {
+      case .skip(let reason):
+        return answer(review: review, allowed: true, outcome: .notInjected(reason: reason))
+      case .inject(let appID, let operations, let warnings):
+        let patch = (try? JSONCoding.encode(operations)) ?? Data("[]".utf8)
+        return answer(review: review, allowed: true, patch: patch, outcome: .injected(appID: appID, warnings: warnings))
+      }
+    } catch {
+      let appID = pod["metadata"]?["annotations"]?["dapr.io/app-id"]?.stringValue ?? ""
+      return answer(review: review, allowed: false, message: error.message, outcome: .refused(appID: appID, reason: error.message))
+    }
+  }
+
+  func answer(
+    review: JSONValue?, allowed: Bool, message: String? = nil, patch: Data? = nil, outcome: Outcome
+  ) -> Answer {
+    var response: JSONObject = ["allowed": .bool(allowed)]
+    if let uid = review?["request"]?["uid"] { response["uid"] = uid }
+    if let message { response["status"] = ["message": .string(message)] }
+    if let patch {
+      response["patchType"] = "JSONPatch"
+      response["patch"] = .string(patch.base64EncodedString())
+    }
+    let object: JSONValue = [
+      "apiVersion": review?["apiVersion"] ?? "admission.k8s.io/v1",
+      "kind": review?["kind"] ?? "AdmissionReview",
+      "response": .object(response),
+    ]
+    let body = (try? JSONCoding.encode(object)) ?? Data()
+    return Answer(status: 200, contentType: "application/json", body: body, outcome: outcome)
+  }
+
+  static func plain(_ status: Int, _ message: String, _ outcome: Outcome) -> Answer {
+    Answer(status: status, contentType: "text/plain; charset=utf-8", body: Data((message + "\n").utf8), outcome: outcome)
+  }
+}

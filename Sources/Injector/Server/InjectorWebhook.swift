@@ -1,0 +1,117 @@
+import ControlPlaneKit
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Kubernetes
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The injector's metrics: Dapr's three counters and a latency histogram of reviews.
+public final class InjectorMetrics: Sendable {
+  let registry: MetricsRegistry
+  public let requests: Counter
+  public let reviewDuration: DurationHistogram
+
+  public init(registry: MetricsRegistry) {
+    self.registry = registry
+    requests = registry.counter(
+      "dapr_injector_sidecar_injection_requests_total", help: "The number of sidecar injection requests.")
+    reviewDuration = registry.durationHistogram(
+      "dapr_injector_review_duration_seconds", help: "The time to answer an admission review.",
+      buckets: requestLatencyBuckets)
+  }
+
+  /// Empty labels are left out, as Dapr's exporter does.
+  func succeeded(appID: String) {
+    registry.counter(
+      "dapr_injector_sidecar_injection_succeeded_total", help: "The number of successful sidecar injections.",
+      labels: appID.isEmpty ? [] : [("app_id", appID)]
+    ).increment()
+  }
+
+  func failed(appID: String, reason: String) {
+    var labels = [("reason", reason)]
+    if !appID.isEmpty { labels.insert(("app_id", appID), at: 0) }
+    registry.counter(
+      "dapr_injector_sidecar_injection_failed_total", help: "The number of failed sidecar injections.",
+      labels: labels
+    ).increment()
+  }
+}
+
+/// The HTTPS admission webhook at `/mutate`.
+public struct InjectorWebhook: Service {
+  public let host: String
+  public let port: Int
+  /// The serving certificate; a renewed one is served to new connections at once.
+  public let identity: LatestValue<TLSIdentity>
+  /// Rebuilt when the trust anchors or the mTLS setting change.
+  public let handler: LatestValue<AdmissionReviewHandler>
+  public let metrics: InjectorMetrics
+  public let readiness: ReadinessTargets
+  public let logger: Logger
+  public let onListening: @Sendable (Int) async -> Void
+
+  public static let readinessTarget = "injector-service"
+
+  public init(
+    host: String, port: Int, identity: LatestValue<TLSIdentity>, handler: LatestValue<AdmissionReviewHandler>,
+    metrics: InjectorMetrics, readiness: ReadinessTargets, logger: Logger,
+    onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+  ) {
+    self.host = host
+    self.port = port
+    self.identity = identity
+    self.handler = handler
+    self.metrics = metrics
+    self.readiness = readiness
+    self.logger = logger
+    self.onListening = onListening
+  }
+
+  public func run() async throws {
+    let router = Router()
+    let (handler, metrics, logger) = (self.handler, self.metrics, self.logger)
+    router.post("mutate") { request, _ -> Response in
+      let started = ContinuousClock.now
+      metrics.requests.increment()
+      let body = try await request.body.collect(upTo: 16 << 20)
+      let answer = handler.current.handle(
+        body: Data(buffer: body), contentType: request.headers[.contentType])
+      switch answer.outcome {
+      case .injected(let appID, let warnings):
+        metrics.succeeded(appID: appID)
+        for warning in warnings { logger.warning("\(warning)", metadata: ["app_id": "\(appID)"]) }
+        logger.info("Sidecar injector succeeded injection for app '\(appID)'")
+      case .refused(let appID, let reason):
+        metrics.failed(appID: appID, reason: "patch")
+        logger.error("Sidecar injector failed to inject for app '\(appID)'. Error: \(reason)")
+      case .unauthorized(let username):
+        metrics.failed(appID: "", reason: "pod_patch")
+        logger.warning("service account '\(username)' not on the list of allowed controller accounts")
+      case .notInjected(let reason):
+        if reason == "not a Pod" { metrics.failed(appID: "", reason: "pod_patch") }
+      case .badRequest:
+        metrics.failed(appID: "", reason: "response")
+      }
+      metrics.reviewDuration.record(ContinuousClock.now - started)
+      return Response(
+        status: .init(code: answer.status), headers: [.contentType: answer.contentType],
+        body: .init(byteBuffer: ByteBuffer(data: answer.body)))
+    }
+    let readiness = self.readiness
+    let onListening = self.onListening
+    let app = Application(
+      router: router,
+      server: try .tls(.http1(), configuration: HummingbirdTLSConfigurations.server(identity: identity)),
+      configuration: .init(address: .hostname(host, port: port), serverName: nil),
+      onServerRunning: { channel in
+        readiness.markReady(Self.readinessTarget)
+        await onListening(channel.localAddress?.port ?? 0)
+      },
+      logger: logger)
+    try await app.run()
+  }
+}
