@@ -110,7 +110,17 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
-    .target(name: "Operator", dependencies: ["ControlPlaneKit", "DaprProto"]),
+    .target(
+      name: "Operator",
+      dependencies: [
+        "ControlPlaneKit", "DaprProto", "Kubernetes",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
     .target(
       name: "Injector",
       dependencies: [
@@ -249,6 +259,15 @@ let package = Package(
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .testTarget(
+      name: "OperatorTests",
+      dependencies: [
+        "Operator", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
       ]
     ),

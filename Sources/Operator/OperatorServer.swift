@@ -1,5 +1,9 @@
 import ArgumentParser
 import ControlPlaneKit
+import Foundation
+import GRPCCore
+import Kubernetes
+import Logging
 import ServiceLifecycle
 
 /// The operator: serves Dapr's resources to sidecars and keeps their `<app-id>-dapr` Services.
@@ -10,10 +14,123 @@ public enum OperatorServer {
     abstract: "Dapr's operator: streams Components and other Dapr resources to sidecars over gRPC.",
     version: BuildInfo.version)
 
+  /// Ready once the gRPC API listens.
+  public static let apiTarget = "operator-api"
+
   /// Runs the operator until SIGTERM.
   public static func run(options: OperatorOptions) async throws {
     try await ControlPlaneProcess.run(
-      component: .operator, options: options.observability, readinessTargets: []
-    ) { _ in [] }
+      component: .operator, options: options.observability,
+      readinessTargets: [apiTarget, ResourceCache.readinessTarget]
+    ) { environment in
+      try await makeServices(options: options, environment: environment)
+    }
+  }
+
+  /// The operator's services. Without a reachable Kubernetes configuration it serves health (503, naming what is
+  /// missing) and metrics only, and says why in the log.
+  public static func makeServices(
+    options: OperatorOptions, environment: ProcessEnvironment,
+    processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+  ) async throws -> [any Service] {
+    let logger = environment.logger
+    let configuration: KubernetesConfiguration
+    do {
+      configuration = try KubernetesConfiguration.load(kubeconfigPath: options.kubeconfig)
+    } catch {
+      logger.error("No Kubernetes configuration (\(error)); the operator API is not served")
+      return []
+    }
+    let client = try KubernetesClient(configuration: configuration, logger: environment.logger(subscope: "kubernetes"))
+    let namespace = processEnvironment["NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessFacts.namespace()
+    let trustDomain = processEnvironment["DAPR_CONTROL_PLANE_TRUST_DOMAIN"].flatMap { $0.isEmpty ? nil : $0 }
+      ?? "cluster.local"
+    let metrics = OperatorMetrics(registry: environment.metrics)
+    let cache = ResourceCache(
+      client: client, metrics: metrics, readiness: environment.readiness,
+      logger: environment.logger(subscope: "informer"))
+    let hub = ResourceHub(metrics: metrics, logger: environment.logger(subscope: "api")) { kind, object in
+      cache.resolved(kind, object)
+    }
+    cache.hub.set(hub)
+
+    let anchors = try TrustBundleWatcher(
+      path: options.trustAnchorsFile, logger: environment.logger(subscope: "security"))
+    let sentryAddress = processEnvironment["DAPR_SENTRY_ADDRESS"] ?? "dapr-sentry.\(namespace).svc:443"
+    guard let colon = sentryAddress.lastIndex(of: ":"),
+      let sentryPort = Int(sentryAddress[sentryAddress.index(after: colon)...])
+    else { throw ValidationError("DAPR_SENTRY_ADDRESS must be host:port, not \(sentryAddress)") }
+    let svid = SVIDClient(
+      request: .init(
+        appID: "dapr-operator", namespace: namespace, trustDomain: trustDomain,
+        tokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+      sentryHost: String(sentryAddress[..<colon]), sentryPort: sentryPort,
+      sentryID: try SPIFFEID(trustDomain: trustDomain, namespace: namespace, appID: "dapr-sentry"),
+      trustAnchors: anchors.bundle, logger: environment.logger(subscope: "security"))
+    return [
+      KubernetesClientCloser(client: client), anchors, cache,
+      OperatorGRPCServer(
+        host: options.listenAddress.isEmpty ? "0.0.0.0" : options.listenAddress, port: options.port,
+        security: .sentry(svid, anchors: anchors.bundle), service: OperatorService(cache: cache, hub: hub),
+        readiness: environment.readiness, logger: environment.logger(subscope: "api")),
+    ]
+  }
+}
+
+/// Serves `dapr.proto.operator.v1.Operator` over mTLS: any client with a SPIFFE ID chained to the trust anchors
+/// connects, and every call is authorised from that ID.
+struct OperatorGRPCServer: Service {
+  enum Security {
+    case sentry(SVIDClient, anchors: LatestValue<TrustBundle>)
+    /// A given identity (tests).
+    case fixed(LatestValue<TLSIdentity>, anchors: LatestValue<TrustBundle>)
+  }
+
+  let host: String
+  let port: Int
+  let security: Security
+  let service: OperatorService
+  let readiness: ReadinessTargets
+  let logger: Logger
+  var onListening: @Sendable (Int) async -> Void = { _ in }
+
+  func run() async throws {
+    let identity: LatestValue<TLSIdentity>
+    let anchors: LatestValue<TrustBundle>
+    var renewal: SVIDClient?
+    switch security {
+    case .sentry(let svid, let trust):
+      guard let first = try? await cancelWhenGracefulShutdown({ try await svid.fetchInitial(attempts: 100) }) else {
+        return
+      }
+      identity = LatestValue(first)
+      anchors = trust
+      renewal = svid
+    case .fixed(let fixed, let trust):
+      identity = fixed
+      anchors = trust
+    }
+    let server = SecureGRPC.server(
+      host: host, port: port,
+      security: .mutualTLS(
+        identity: identity, verifier: SPIFFEPeerVerifier(trustBundle: anchors, requirement: .anyIdentity)),
+      services: [service])
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      if let renewal { group.addTask { try await renewal.keepRenewing(identity) } }
+      group.addTask {
+        if let address = await server.transport.listeningAddress {
+          let port = address.ipv4?.port ?? address.ipv6?.port ?? 0
+          logger.info("Starting gRPC server on port \(port)")
+          readiness.markReady(OperatorServer.apiTarget)
+          await onListening(port)
+        }
+      }
+      try await withGracefulShutdownHandler {
+        try await server.serve()
+      } onGracefulShutdown: {
+        server.beginGracefulShutdown()
+      }
+      group.cancelAll()
+    }
   }
 }

@@ -21,6 +21,7 @@ import Testing
       ],
       "placement": ["--port", "0", "--listen-address", "127.0.0.1", "--metadata-enabled"],
       "injector": ["--port", "0", "--kubeconfig", scratch.appendingPathComponent("absent-kubeconfig").path],
+      "operator": ["--port", "0", "--kubeconfig", scratch.appendingPathComponent("absent-kubeconfig").path],
     ]
     let child = try ChildProcess(
       binary,
@@ -31,13 +32,14 @@ import Testing
         "--log-as-json", "--log-level", "debug",
       ] + own[binary, default: []])
 
-    // Without a cluster the injector cannot serve its webhook: it stays up and says what is not ready.
-    let expected: UInt = binary == "injector" ? 503 : 200
+    // Without a cluster the injector and the operator cannot serve: they stay up and say what is not ready.
+    let notReady = ["injector": ["injector-service", "webhook-configuration"], "operator": ["operator-api", "operator-caches"]]
+    let expected: UInt = notReady[binary] == nil ? 200 : 503
     let healthz = try await waitForStatus(expected, url: "http://127.0.0.1:\(healthzPort)/healthz", child: child)
     #expect(healthz == expected)
-    if binary == "injector" {
+    if let targets = notReady[binary] {
       let page = try await fetch("http://127.0.0.1:\(healthzPort)/healthz")
-      #expect(page.body.contains("injector-service") && page.body.contains("webhook-configuration"), "\(page.body)")
+      for target in targets { #expect(page.body.contains(target), "\(page.body)") }
     }
 
     for path in ["/", "/metrics"] {

@@ -1,0 +1,77 @@
+import Kubernetes
+
+/// Fills in the values of `secretKeyRef`s from Kubernetes Secrets, as Dapr's operator does: the value becomes the
+/// JSON string of the secret's base64 bytes (exactly the text the API server stores under `data`), the ref is kept,
+/// the key defaults to the secret's name, and a missing key leaves the value empty. Refs to another secret store
+/// pass through untouched.
+public enum SecretResolution {
+  /// A Secret's `data` (base64 strings), or nil when the Secret does not exist.
+  public typealias SecretLookup = (_ namespace: String, _ name: String) -> [String: String]?
+
+  /// A secret a resource refers to that does not exist.
+  public struct MissingSecret: Error, Hashable, Sendable, CustomStringConvertible {
+    public let resource: String
+    public let secret: String
+    public var description: String { "\(resource) refers to Secret \(secret), which does not exist" }
+  }
+
+  /// Whether the resource's secrets come from Kubernetes (`auth.secretStore` empty or `kubernetes`).
+  static func usesKubernetesSecrets(_ object: JSONValue) -> Bool {
+    let store = object["auth"]?["secretStore"]?.stringValue ?? ""
+    return store.isEmpty || store == "kubernetes"
+  }
+
+  /// A Component with its `spec.metadata[].secretKeyRef` values filled in.
+  public static func component(_ object: JSONValue, lookup: SecretLookup) throws(MissingSecret) -> JSONValue {
+    guard usesKubernetesSecrets(object) else { return object }
+    return try resolving(object, at: ["spec", "metadata"], lookup: lookup)
+  }
+
+  /// An HTTPEndpoint with its header and client TLS `secretKeyRef` values filled in.
+  public static func httpEndpoint(_ object: JSONValue, lookup: SecretLookup) throws(MissingSecret) -> JSONValue {
+    guard usesKubernetesSecrets(object) else { return object }
+    var resolved = try resolving(object, at: ["spec", "headers"], lookup: lookup)
+    for field in ["certificate", "privateKey", "rootCA"] {
+      guard let item = resolved["spec"]?["clientTLS"]?[field] else { continue }
+      let value = try resolve(item, namespace: namespace(of: object), resource: label(of: object), lookup: lookup)
+      resolved = replacing(["spec", "clientTLS", field], in: resolved, with: value)
+    }
+    return resolved
+  }
+
+  static func namespace(of object: JSONValue) -> String { object["metadata"]?["namespace"]?.stringValue ?? "" }
+
+  static func label(of object: JSONValue) -> String {
+    "\(object["kind"]?.stringValue ?? "resource") \(namespace(of: object))/\(object["metadata"]?["name"]?.stringValue ?? "")"
+  }
+
+  static func resolving(_ object: JSONValue, at path: [String], lookup: SecretLookup) throws(MissingSecret)
+    -> JSONValue
+  {
+    guard let items = path.reduce(Optional(object), { $0?[$1] })?.arrayValue else { return object }
+    var resolved: [JSONValue] = []
+    for item in items {
+      resolved.append(try resolve(item, namespace: namespace(of: object), resource: label(of: object), lookup: lookup))
+    }
+    return replacing(path, in: object, with: .array(resolved))
+  }
+
+  /// One `{name, value, secretKeyRef}` item.
+  static func resolve(_ item: JSONValue, namespace: String, resource: String, lookup: SecretLookup)
+    throws(MissingSecret) -> JSONValue
+  {
+    guard case .object(var fields) = item, let name = item["secretKeyRef"]?["name"]?.stringValue, !name.isEmpty
+    else { return item }
+    guard let data = lookup(namespace, name) else { throw MissingSecret(resource: resource, secret: "\(namespace)/\(name)") }
+    let key = item["secretKeyRef"]?["key"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? name
+    fields["value"] = .string(data[key] ?? "")
+    return .object(fields)
+  }
+
+  static func replacing(_ path: [String], in value: JSONValue, with replacement: JSONValue) -> JSONValue {
+    guard let first = path.first else { return replacement }
+    guard case .object(var object) = value else { return value }
+    object[first] = replacing(Array(path.dropFirst()), in: object[first] ?? .object([:]), with: replacement)
+    return .object(object)
+  }
+}

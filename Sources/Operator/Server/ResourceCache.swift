@@ -1,0 +1,160 @@
+import ControlPlaneKit
+import Foundation
+import Kubernetes
+import Logging
+import ServiceLifecycle
+
+/// The operator's view of the cluster: one informer per Dapr kind and one for Secrets, read by the List and Get
+/// calls (no API-server call per request) and fanned out to update streams as they change.
+public final class ResourceCache: Service, Sendable {
+  public static let readinessTarget = "operator-caches"
+
+  let components: Informer<DaprComponent>
+  let configurations: Informer<DaprConfiguration>
+  let subscriptions: Informer<DaprSubscription>
+  let resiliencies: Informer<DaprResiliency>
+  let httpEndpoints: Informer<DaprHTTPEndpoint>
+  let secrets: Informer<Secret>
+  let metrics: OperatorMetrics
+  let readiness: ReadinessTargets
+  let logger: Logger
+  /// Set once, before the streams open.
+  let hub = LatestValue<ResourceHub?>(nil)
+
+  public init(client: KubernetesClient, metrics: OperatorMetrics, readiness: ReadinessTargets, logger: Logger) {
+    components = Informer(client: client, logger: logger)
+    configurations = Informer(client: client, logger: logger)
+    subscriptions = Informer(client: client, logger: logger)
+    resiliencies = Informer(client: client, logger: logger)
+    httpEndpoints = Informer(client: client, logger: logger)
+    secrets = Informer(client: client, logger: logger)
+    self.metrics = metrics
+    self.readiness = readiness
+    self.logger = logger
+  }
+
+  // === Reading ===
+
+  /// The objects of `kind` in `namespace`, sorted by name.
+  public func objects(_ kind: ResourceKind, namespace: String) -> [JSONValue] {
+    let all: [JSONValue]
+    switch kind {
+    case .component: all = components.store.values.map { .object($0.json) }
+    case .configuration: all = configurations.store.values.map { .object($0.json) }
+    case .subscription: all = subscriptions.store.values.map { .object($0.json) }
+    case .resiliency: all = resiliencies.store.values.map { .object($0.json) }
+    case .httpEndpoint: all = httpEndpoints.store.values.map { .object($0.json) }
+    }
+    return all.filter { $0["metadata"]?["namespace"]?.stringValue == namespace }
+      .sorted { ($0["metadata"]?["name"]?.stringValue ?? "") < ($1["metadata"]?["name"]?.stringValue ?? "") }
+  }
+
+  /// The object with its secrets filled in, or nil (logged and counted) when a Secret it needs is missing. This is
+  /// where the operator does better than Dapr: one broken resource no longer fails the whole list.
+  public func resolved(_ kind: ResourceKind, _ object: JSONValue) -> JSONValue? {
+    let lookup: SecretResolution.SecretLookup = { namespace, name in
+      guard let secret = self.secrets.get(namespace: namespace, name: name) else { return nil }
+      return (secret.json["data"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
+    }
+    do {
+      switch kind {
+      case .component: return try SecretResolution.component(object, lookup: lookup)
+      case .httpEndpoint: return try SecretResolution.httpEndpoint(object, lookup: lookup)
+      default: return object
+      }
+    } catch {
+      metrics.secretFailures.increment()
+      logger.error("Leaving out \(error.resource): Secret \(error.secret) does not exist")
+      return nil
+    }
+  }
+
+  // === Running ===
+
+  public func run() async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for informer in [
+        components as any Service, configurations, subscriptions, resiliencies, httpEndpoints, secrets,
+      ] {
+        group.addTask { try await informer.run() }
+      }
+      group.addTask { [self] in
+        await components.waitUntilSynced()
+        await configurations.waitUntilSynced()
+        await subscriptions.waitUntilSynced()
+        await resiliencies.waitUntilSynced()
+        await httpEndpoints.waitUntilSynced()
+        await secrets.waitUntilSynced()
+        readiness.markReady(Self.readinessTarget)
+      }
+      group.addTask { [self] in await dispatch(components.events(), as: .component) }
+      group.addTask { [self] in await dispatch(configurations.events(), as: .configuration) }
+      group.addTask { [self] in await dispatch(subscriptions.events(), as: .subscription) }
+      group.addTask { [self] in await dispatch(resiliencies.events(), as: .resiliency) }
+      group.addTask { [self] in await dispatch(httpEndpoints.events(), as: .httpEndpoint) }
+      group.addTask { [self] in await dispatchSecrets(secrets.events()) }
+      try await group.waitForAll()
+    }
+  }
+
+  func dispatch<Object: KubernetesObject>(_ events: AsyncStream<InformerEvent<Object>>, as kind: ResourceKind) async {
+    for await event in events {
+      guard let hub = hub.current else { continue }
+      switch event {
+      case .added(let object):
+        // Objects of the initial list are not sent: streams start empty and sidecars List first, as in Dapr.
+        guard hasSynced(kind) else { continue }
+        hub.publish(kind, old: nil, new: ResourceSnapshot(object: .object(object.json)))
+      case .updated(let old, let new):
+        hub.publish(
+          kind, old: ResourceSnapshot(object: .object(old.json)), new: ResourceSnapshot(object: .object(new.json)))
+      case .deleted(let object):
+        hub.publish(kind, old: ResourceSnapshot(object: .object(object.json)), new: nil)
+      case .synced:
+        continue
+      }
+    }
+  }
+
+  func hasSynced(_ kind: ResourceKind) -> Bool {
+    switch kind {
+    case .component: components.hasSynced
+    case .configuration: configurations.hasSynced
+    case .subscription: subscriptions.hasSynced
+    case .resiliency: resiliencies.hasSynced
+    case .httpEndpoint: httpEndpoints.hasSynced
+    }
+  }
+
+  /// A changed Secret sends UPDATED for the Components and HTTPEndpoints that use it, within the informer's
+  /// delay, rather than on the sidecar's next re-list as in Dapr.
+  func dispatchSecrets(_ events: AsyncStream<InformerEvent<Secret>>) async {
+    for await event in events {
+      guard let hub = hub.current, secrets.hasSynced else { continue }
+      let secret: Secret
+      switch event {
+      case .added(let object), .updated(_, let object), .deleted(let object): secret = object
+      case .synced: continue
+      }
+      let namespace = secret.metadata.namespace ?? ""
+      let name = secret.metadata.name ?? ""
+      for kind in [ResourceKind.component, .httpEndpoint] {
+        let users = objects(kind, namespace: namespace).filter { Self.refers($0, to: name) }
+        if !users.isEmpty { hub.republish(kind, users.map(ResourceSnapshot.init(object:))) }
+      }
+    }
+  }
+
+  /// Whether any `secretKeyRef` in the object names `secret`.
+  static func refers(_ value: JSONValue, to secret: String) -> Bool {
+    switch value {
+    case .object(let object):
+      if object["secretKeyRef"]?["name"]?.stringValue == secret { return true }
+      return object.values.contains { refers($0, to: secret) }
+    case .array(let array):
+      return array.contains { refers($0, to: secret) }
+    default:
+      return false
+    }
+  }
+}

@@ -1,0 +1,189 @@
+import ControlPlaneKit
+import ControlPlaneTestSupport
+import DaprProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Kubernetes
+import Logging
+import Testing
+
+@testable import Operator
+
+/// Runs `kubectl` against the test control plane, feeding `input` on stdin.
+func kubectl(_ arguments: [String], kubeconfig: String, input: String? = nil) throws -> String {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  process.arguments = ["kubectl", "--kubeconfig", kubeconfig] + arguments
+  let output = Pipe()
+  let stdin = Pipe()
+  process.standardOutput = output
+  process.standardError = output
+  process.standardInput = stdin
+  try process.run()
+  if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+  try stdin.fileHandleForWriting.close()
+  let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  process.waitUntilExit()
+  guard process.terminationStatus == 0 else { throw TestFailure(description: "kubectl \(arguments): \(text)") }
+  return text
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+  let description: String
+}
+
+/// Events of one update stream, awaited one at a time.
+final class EventInbox: Sendable {
+  let stream: AsyncStream<(Int, String)>
+  let continuation: AsyncStream<(Int, String)>.Continuation
+
+  init() { (stream, continuation) = AsyncStream.makeStream() }
+
+  /// The next event as (type, component name), or a failure after `limit`.
+  func next(within limit: Duration = .seconds(20)) async throws -> (Int, String) {
+    let stream = self.stream
+    return try await withThrowingTaskGroup(of: (Int, String)?.self) { group in
+      group.addTask {
+        var iterator = stream.makeAsyncIterator()
+        return await iterator.next()
+      }
+      group.addTask {
+        try await Task.sleep(for: limit)
+        return nil
+      }
+      let first = try await group.next()!
+      group.cancelAll()
+      guard let event = first else { throw TestFailure(description: "no update event within \(limit)") }
+      return event
+    }
+  }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct OperatorIntegrationTests {
+  static let operatorID = try! SPIFFEID(trustDomain: "cluster.local", namespace: "dapr-system", appID: "dapr-operator")
+
+  static func component(_ name: String, namespace: String, host: String = "redis:6379", secret: String? = nil) -> String {
+    var yaml = """
+      apiVersion: dapr.io/v1alpha1
+      kind: Component
+      metadata: {name: \(name), namespace: \(namespace)}
+      spec:
+        type: state.redis
+        version: v1
+        metadata:
+        - {name: redisHost, value: "\(host)"}
+      """
+    if let secret { yaml += "\n  - name: redisPassword\n    secretKeyRef: {name: \(secret), key: password}" }
+    return yaml + "\n"
+  }
+
+  static func names(_ list: [Data]) throws -> [String] {
+    try list.map { try JSONCoding.parse($0)["metadata"]?["name"]?.stringValue ?? "" }
+  }
+
+  @Test func listsAndStreamsFollowTheAPIServerWithinNamespaceScopeAndSecrets() async throws {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let admin = try cluster.adminClient()
+    try await cluster.installDaprCRDs(admin)
+    let suffix = UInt32.random(in: 0...UInt32.max)
+    let (a, b) = ("ops-a-\(suffix)", "ops-b-\(suffix)")
+    for ns in [a, b] { _ = try await admin.create(Namespace(name: ns)) }
+    let kubeconfig = cluster.kubeconfigPath
+    _ = try kubectl(
+      ["create", "secret", "generic", "redis", "-n", a, "--from-literal=password=first"], kubeconfig: kubeconfig)
+    _ = try kubectl(
+      ["apply", "-f", "-"], kubeconfig: kubeconfig,
+      input: Self.component("statestore", namespace: a, secret: "redis") + "---\n"
+        + Self.component("broken", namespace: a, secret: "gone") + "---\n"
+        + Self.component("orders-only", namespace: a).replacingOccurrences(of: "spec:", with: "scopes: [orders]\nspec:"))
+
+    let ca = try TestCertificateAuthority()
+    let metrics = OperatorMetrics(registry: MetricsRegistry(includeProcessMetrics: false))
+    let readiness = ReadinessTargets([OperatorServer.apiTarget, ResourceCache.readinessTarget])
+    let cache = ResourceCache(client: admin, metrics: metrics, readiness: readiness, logger: Logger(label: "informer"))
+    let hub = ResourceHub(metrics: metrics, logger: Logger(label: "api")) { kind, object in cache.resolved(kind, object) }
+    cache.hub.set(hub)
+    let listening = Signal<Int>()
+    var server = OperatorGRPCServer(
+      host: "127.0.0.1", port: 0,
+      security: .fixed(
+        LatestValue(try ca.issue(spiffeID: Self.operatorID, keyType: .ed25519)), anchors: LatestValue(ca.trustBundle)),
+      service: OperatorService(cache: cache, hub: hub), readiness: readiness, logger: Logger(label: "api"))
+    server.onListening = { listening.fire($0) }
+
+    try await withRunningServices([cache, server]) {
+      let port = try await listening.value()
+      try await eventually("the caches have synced") { readiness.notReady.isEmpty }
+      let cart = try SPIFFEID(trustDomain: "cluster.local", namespace: a, appID: "cart")
+      let trust = ca.trustBundle
+      let transport = try SecureGRPC.clientTransport(
+        host: "127.0.0.1", port: port,
+        security: .tls(
+          identity: LatestValue(try ca.issue(spiffeID: cart, keyType: .ed25519)),
+          verifier: SPIFFEPeerVerifier(trustAnchors: { trust }, requirement: .exactly(Self.operatorID))))
+      try await withGRPCClient(transport: transport) { grpc in
+        let api = Dapr_Proto_Operator_V1_Operator.Client(wrapping: grpc)
+        var listRequest = Dapr_Proto_Operator_V1_ListComponentsRequest()
+        listRequest.namespace = a
+        // The broken component is left out (Dapr fails the whole list); the one scoped to another app too.
+        let listed = try await api.listComponents(listRequest).components
+        #expect(try Self.names(listed) == ["statestore"])
+        let statestore = try JSONCoding.parse(listed[0])
+        let password = statestore["spec"]?["metadata"]?.arrayValue?.first { $0["name"] == "redisPassword" }
+        #expect(password?["value"]?.stringValue == Data("first".utf8).base64EncodedString())
+
+        // Another namespace: Dapr's text.
+        var other = Dapr_Proto_Operator_V1_ListComponentsRequest()
+        other.namespace = b
+        await #expect {
+          _ = try await api.listComponents(other)
+        } throws: { error in
+          let error = error as? RPCError
+          return error?.code == .permissionDenied
+            && error?.message == "identity does not match requested namespace exp=\(b) got=\(a)"
+        }
+        var unknownConfiguration = Dapr_Proto_Operator_V1_GetConfigurationRequest()
+        unknownConfiguration.namespace = a
+        unknownConfiguration.name = "nope"
+        await #expect {
+          _ = try await api.getConfiguration(unknownConfiguration)
+        } throws: { ($0 as? RPCError)?.code == .notFound }
+
+        // The update stream.
+        let inbox = EventInbox()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          group.addTask {
+            var request = Dapr_Proto_Operator_V1_ComponentUpdateRequest()
+            request.namespace = a
+            try await api.componentUpdate(request) { response in
+              for try await event in response.messages {
+                let name = try JSONCoding.parse(event.component)["metadata"]?["name"]?.stringValue ?? ""
+                inbox.continuation.yield((event.type.rawValue, name))
+              }
+            }
+          }
+          // The stream is registered once the server has a stream for it; a first change proves it.
+          try await eventually("the stream is connected") { hub.connectedStreams(.component) == 1 }
+          _ = try kubectl(["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.component("cache", namespace: b))
+          _ = try kubectl(["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.component("pubsub", namespace: a))
+          // Nothing from the other namespace came first.
+          #expect(try await inbox.next() == (1, "pubsub"))
+          _ = try kubectl(
+            ["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.component("pubsub", namespace: a, host: "other:6379"))
+          #expect(try await inbox.next() == (2, "pubsub"))
+          // Rotating a Secret reaches the stream as UPDATED of the component that uses it.
+          _ = try await admin.patch(
+            Secret.self, namespace: a, name: "redis",
+            .merge(["data": ["password": .string(Data("second".utf8).base64EncodedString())]]))
+          #expect(try await inbox.next() == (2, "statestore"))
+          _ = try kubectl(["delete", "component", "pubsub", "-n", a], kubeconfig: kubeconfig)
+          #expect(try await inbox.next() == (3, "pubsub"))
+          group.cancelAll()
+        }
+      }
+    }
+    for ns in [a, b] { try? await admin.delete(Namespace.self, name: ns) }
+    await admin.shutdown()
+  }
+}

@@ -1,0 +1,67 @@
+import Kubernetes
+import Operator
+import Testing
+
+@Suite struct SecretResolutionTests {
+  static let secrets: [String: [String: String]] = [
+    "shop/redis": ["password": "c2VjcmV0", "redis": "bmFtZWQ="],
+  ]
+  static func lookup(_ namespace: String, _ name: String) -> [String: String]? { secrets["\(namespace)/\(name)"] }
+
+  static func component(_ items: [JSONValue], secretStore: String? = nil) -> JSONValue {
+    var object: JSONObject = [
+      "kind": "Component", "metadata": ["name": "statestore", "namespace": "shop"],
+      "spec": ["type": "state.redis", "version": "v1", "metadata": .array(items)],
+    ]
+    if let secretStore { object["auth"] = ["secretStore": .string(secretStore)] }
+    return .object(object)
+  }
+
+  @Test(
+    "Secret refs become the base64 text of the Secret's value, the ref kept",
+    arguments: [
+      (["name": "redisPassword", "secretKeyRef": ["name": "redis", "key": "password"]] as JSONValue, "c2VjcmV0"),
+      (["name": "byName", "secretKeyRef": ["name": "redis", "key": ""]], "bmFtZWQ="),
+      (["name": "missingKey", "secretKeyRef": ["name": "redis", "key": "nope"]], ""),
+      (["name": "plain", "value": "localhost:6379"], "localhost:6379"),
+      (["name": "unset", "value": "x", "secretKeyRef": ["name": "", "key": ""]], "x"),
+    ] as [(JSONValue, String)])
+  func resolved(item: JSONValue, value: String) throws {
+    let result = try SecretResolution.component(Self.component([item]), lookup: Self.lookup)
+    let resolvedItem = try #require(result["spec"]?["metadata"]?.arrayValue?.first)
+    #expect(resolvedItem["value"]?.stringValue == value)
+    #expect(resolvedItem["secretKeyRef"] == item["secretKeyRef"])
+  }
+
+  @Test func otherSecretStoresPassThroughUntouched() throws {
+    let component = Self.component(
+      [["name": "password", "secretKeyRef": ["name": "vault-password", "key": "p"]]], secretStore: "vault")
+    #expect(try SecretResolution.component(component, lookup: Self.lookup) == component)
+  }
+
+  @Test func aMissingSecretNamesTheResourceAndTheSecret() {
+    let component = Self.component([["name": "password", "secretKeyRef": ["name": "gone", "key": "p"]]])
+    #expect(throws: SecretResolution.MissingSecret.self) {
+      try SecretResolution.component(component, lookup: Self.lookup)
+    }
+    do {
+      _ = try SecretResolution.component(component, lookup: Self.lookup)
+    } catch {
+      #expect(error.description == "Component shop/statestore refers to Secret shop/gone, which does not exist")
+    }
+  }
+
+  @Test func httpEndpointHeadersAndClientTLSAreResolved() throws {
+    let endpoint: JSONValue = [
+      "kind": "HTTPEndpoint", "metadata": ["name": "api", "namespace": "shop"],
+      "spec": [
+        "baseUrl": "https://api.example.com",
+        "headers": [["name": "Authorization", "secretKeyRef": ["name": "redis", "key": "password"]]],
+        "clientTLS": ["certificate": ["secretKeyRef": ["name": "redis", "key": "redis"]]],
+      ],
+    ]
+    let result = try SecretResolution.httpEndpoint(endpoint, lookup: Self.lookup)
+    #expect(result["spec"]?["headers"]?.arrayValue?.first?["value"]?.stringValue == "c2VjcmV0")
+    #expect(result["spec"]?["clientTLS"]?["certificate"]?["value"]?.stringValue == "bmFtZWQ=")
+  }
+}
