@@ -67,8 +67,21 @@ public enum OperatorServer {
       sentryHost: String(sentryAddress[..<colon]), sentryPort: sentryPort,
       sentryID: try SPIFFEID(trustDomain: trustDomain, namespace: namespace, appID: "dapr-sentry"),
       trustAnchors: anchors.bundle, logger: environment.logger(subscope: "security"))
-    return [
-      KubernetesClientCloser(client: client), anchors, cache,
+    var services: [any Service] = [KubernetesClientCloser(client: client), anchors, cache]
+    if !options.disableServiceReconciler {
+      let reconciler = ServiceReconciler(
+        client: client, registry: environment.metrics, logger: environment.logger(subscope: "service"))
+      var elector: LeaderElector?
+      if !options.disableLeaderElection {
+        let created = LeaderElector(
+          client: client, leaseName: "operator.dapr.io", namespace: namespace,
+          identity: ProcessInfo.processInfo.hostName, logger: environment.logger(subscope: "leader"))
+        services.append(created)
+        elector = created
+      }
+      services.append(LeaderOnlyControllers(elector: elector, reconciler: reconciler))
+    }
+    return services + [
       OperatorGRPCServer(
         host: options.listenAddress.isEmpty ? "0.0.0.0" : options.listenAddress, port: options.port,
         security: .sentry(svid, anchors: anchors.bundle), service: OperatorService(cache: cache, hub: hub),

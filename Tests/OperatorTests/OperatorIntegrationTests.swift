@@ -187,3 +187,51 @@ final class EventInbox: Sendable {
     await admin.shutdown()
   }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ServiceReconcilerIntegrationTests {
+  @Test func anAnnotatedDeploymentGetsItsDaprServiceAndAHandEditIsReverted() async throws {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let admin = try cluster.adminClient()
+    let ns = "svc-\(UInt32.random(in: 0...UInt32.max))"
+    _ = try await admin.create(Namespace(name: ns))
+    let registry = MetricsRegistry(includeProcessMetrics: false)
+    let reconciler = ServiceReconciler(client: admin, registry: registry, logger: Logger(label: "service"))
+    try await withRunningServices([LeaderOnlyControllers(elector: nil, reconciler: reconciler)]) {
+      _ = try kubectl(
+        ["apply", "-f", "-"], kubeconfig: cluster.kubeconfigPath,
+        input: """
+          apiVersion: apps/v1
+          kind: Deployment
+          metadata: {name: checkout, namespace: \(ns)}
+          spec:
+            selector: {matchLabels: {app: checkout}}
+            template:
+              metadata:
+                labels: {app: checkout}
+                annotations: {dapr.io/enabled: "true", dapr.io/app-id: cart}
+              spec:
+                containers: [{name: app, image: nginx}]
+          """)
+      try await eventually("the cart-dapr Service exists") {
+        (try? await admin.get(KubernetesService.self, namespace: ns, name: "cart-dapr")) != nil
+      }
+      let service = try await admin.get(KubernetesService.self, namespace: ns, name: "cart-dapr")
+      #expect(service.json["spec"]?["clusterIP"]?.stringValue == "None")
+      #expect(service.json["metadata"]?["ownerReferences"]?.arrayValue?.first?["name"]?.stringValue == "checkout")
+
+      // A hand edit of the ports is put back.
+      _ = try await admin.patch(
+        KubernetesService.self, namespace: ns, name: "cart-dapr",
+        .json([JSONPatchOperation(op: "replace", path: "/spec/ports/0/port", value: 8080)]))
+      try await eventually("the edit is reverted") {
+        let current = try await admin.get(KubernetesService.self, namespace: ns, name: "cart-dapr")
+        return current.json["spec"]?["ports"]?.arrayValue?.first?["port"]?.intValue == 80
+      }
+      let page = String(decoding: registry.exposition(), as: UTF8.self)
+      #expect(page.contains("dapr_operator_service_created_total{app_id=\"cart\"} 1"))
+      #expect(page.contains("dapr_operator_service_updated_total{app_id=\"cart\"} 1"))
+    }
+    try? await admin.delete(Namespace.self, name: ns)
+    await admin.shutdown()
+  }
+}

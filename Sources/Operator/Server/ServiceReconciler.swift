@@ -1,0 +1,141 @@
+import ControlPlaneKit
+import Foundation
+import Kubernetes
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// Keeps the `<app-id>-dapr` Service of every Dapr-enabled Deployment and StatefulSet: creates it, reverts hand edits,
+/// and deletes it when the workload stops being Dapr-enabled (the garbage collector removes it with the workload).
+/// Runs on the leader only.
+final class ServiceReconciler: Sendable {
+  let client: KubernetesClient
+  let logger: Logger
+  let registry: MetricsRegistry
+
+  init(client: KubernetesClient, registry: MetricsRegistry, logger: Logger) {
+    self.client = client
+    self.registry = registry
+    self.logger = logger
+  }
+
+  func count(_ action: String, appID: String) {
+    registry.counter(
+      "dapr_operator_service_\(action)_total", help: "The number of <app-id>-dapr Services \(action).",
+      labels: [("app_id", appID)]
+    ).increment()
+  }
+
+  /// Watches workloads and their Services until cancelled.
+  func run() async throws {
+    let deployments = Informer<Deployment>(client: client, logger: logger)
+    let statefulSets = Informer<StatefulSet>(client: client, logger: logger)
+    var serviceConfiguration = InformerConfiguration<KubernetesService>()
+    serviceConfiguration.labelSelector = "dapr.io/enabled=true"
+    let services = Informer<KubernetesService>(client: client, configuration: serviceConfiguration, logger: logger)
+    let workloads: @Sendable (String, String, String) -> JSONValue? = { kind, namespace, name in
+      switch kind {
+      case "Deployment": deployments.get(namespace: namespace, name: name).map { .object($0.json) }
+      case "StatefulSet": statefulSets.get(namespace: namespace, name: name).map { .object($0.json) }
+      default: nil
+      }
+    }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await deployments.run() }
+      group.addTask { try await statefulSets.run() }
+      group.addTask { try await services.run() }
+      group.addTask { [self] in
+        await services.waitUntilSynced()
+        await withTaskGroup(of: Void.self) { inner in
+          inner.addTask { [self] in
+            for await event in deployments.events() { await workloadChanged(event, services: services) }
+          }
+          inner.addTask { [self] in
+            for await event in statefulSets.events() { await workloadChanged(event, services: services) }
+          }
+          inner.addTask { [self] in
+            // A Service edited or deleted by hand: reconcile its owner again.
+            for await event in services.events() {
+              let service: KubernetesService
+              switch event {
+              case .updated(_, let new): service = new
+              case .deleted(let old): service = old
+              default: continue
+              }
+              guard let owner = service.json["metadata"]?["ownerReferences"]?.arrayValue?.first,
+                let kind = owner["kind"]?.stringValue, let name = owner["name"]?.stringValue,
+                let workload = workloads(kind, service.metadata.namespace ?? "", name)
+              else { continue }
+              await reconcile(workload, services: services)
+            }
+          }
+        }
+      }
+      try await group.waitForAll()
+    }
+  }
+
+  func workloadChanged<Object: KubernetesObject>(_ event: InformerEvent<Object>, services: Informer<KubernetesService>)
+    async
+  {
+    switch event {
+    case .added(let workload), .updated(_, let workload): await reconcile(.object(workload.json), services: services)
+    case .deleted, .synced: return
+    }
+  }
+
+  /// Brings the workload's Service to what it should be.
+  func reconcile(_ workload: JSONValue, services: Informer<KubernetesService>) async {
+    let namespace = workload["metadata"]?["namespace"]?.stringValue ?? ""
+    let uid = workload["metadata"]?["uid"]?.stringValue
+    do {
+      guard let (appID, desired) = ServicePlanner.desired(for: workload) else {
+        // No longer Dapr-enabled: remove the Service this workload owns, if any.
+        for service in services.store.values where service.metadata.namespace == namespace {
+          let owners = service.json["metadata"]?["ownerReferences"]?.arrayValue ?? []
+          guard owners.contains(where: { $0["uid"]?.stringValue == uid }) else { continue }
+          try await client.delete(KubernetesService.self, namespace: namespace, name: service.metadata.name ?? "")
+          count("deleted", appID: service.json["metadata"]?["annotations"]?["dapr.io/app-id"]?.stringValue ?? "")
+          logger.info("Deleted Service \(namespace)/\(service.metadata.name ?? "") of a workload no longer using Dapr")
+        }
+        return
+      }
+      let name = "\(appID)-dapr"
+      if let existing = services.get(namespace: namespace, name: name) {
+        guard let updated = ServicePlanner.reconciled(existing: .object(existing.json), desired: desired),
+          let object = updated.objectValue
+        else { return }
+        _ = try await client.update(KubernetesService(json: object))
+        count("updated", appID: appID)
+        logger.info("Updated Service \(namespace)/\(name)")
+      } else {
+        do {
+          _ = try await client.create(KubernetesService(json: desired.objectValue ?? [:]))
+          count("created", appID: appID)
+          logger.info("Created Service \(namespace)/\(name)")
+        } catch where error.code == .alreadyExists {
+          // Created meanwhile (the cache had not seen it yet); its watch event brings it back here.
+        }
+      }
+    } catch {
+      logger.error("Cannot reconcile the Dapr Service of \(namespace)/\(workload["metadata"]?["name"]?.stringValue ?? ""): \(error)")
+    }
+  }
+}
+
+/// Runs the Service reconciler while this replica holds the Lease `operator.dapr.io`; the API keeps serving on every
+/// replica, and a replica that loses the Lease stops only the reconciler.
+struct LeaderOnlyControllers: Service {
+  let elector: LeaderElector?
+  let reconciler: ServiceReconciler
+
+  func run() async throws {
+    try await untilShutdown {
+      if let elector {
+        await elector.runWhileLeader { try await reconciler.run() }
+      } else {
+        try await reconciler.run()
+      }
+    }
+  }
+}

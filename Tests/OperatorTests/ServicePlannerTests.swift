@@ -1,0 +1,78 @@
+import Kubernetes
+import Operator
+import Testing
+
+func workload(annotations: [String: String], kind: String = "Deployment") -> JSONValue {
+  [
+    "apiVersion": "apps/v1", "kind": .string(kind),
+    "metadata": ["name": "checkout", "namespace": "shop", "uid": "uid-1"],
+    "spec": [
+      "selector": ["matchLabels": ["app": "checkout"]],
+      "template": [
+        "metadata": ["labels": ["app": "checkout"], "annotations": .object(annotations.mapValues { .string($0) })],
+        "spec": ["containers": [["name": "app", "image": "a"]]],
+      ],
+    ],
+  ]
+}
+
+@Suite struct ServicePlannerTests {
+  @Test func aDaprDeploymentGetsAHeadlessServiceWithDaprsPortsAnnotationsAndOwner() throws {
+    let (appID, service) = try #require(
+      ServicePlanner.desired(
+        for: workload(annotations: [
+          "dapr.io/enabled": "true", "dapr.io/app-id": "cart", "dapr.io/grpc-port": "6000",
+          "dapr.io/sidecar-svc-annotations": "team=payments, cost-center=42",
+        ])))
+    #expect(appID == "cart")
+    #expect(service["metadata"]?["name"]?.stringValue == "cart-dapr")
+    #expect(service["metadata"]?["labels"] == ["dapr.io/enabled": "true"])
+    let annotations = service["metadata"]?["annotations"]
+    #expect(annotations?["dapr.io/app-id"]?.stringValue == "cart")
+    #expect(annotations?["prometheus.io/scrape"]?.stringValue == "true")
+    #expect(annotations?["prometheus.io/port"]?.stringValue == "9090")
+    #expect(annotations?["team"]?.stringValue == "payments" && annotations?["cost-center"]?.stringValue == "42")
+    #expect(service["spec"]?["clusterIP"]?.stringValue == "None")
+    #expect(service["spec"]?["selector"] == ["app": "checkout"])
+    let ports = service["spec"]?["ports"]?.arrayValue?.map {
+      "\($0["name"]!.stringValue!) \($0["port"]!.intValue!)->\($0["targetPort"]!.intValue!)"
+    }
+    #expect(ports == ["dapr-http 80->3500", "dapr-grpc 50001->6000", "dapr-internal 50002->50002", "dapr-metrics 9090->9090"])
+    let owner = service["metadata"]?["ownerReferences"]?.arrayValue?.first
+    #expect(owner?["kind"]?.stringValue == "Deployment" && owner?["uid"]?.stringValue == "uid-1")
+    #expect(owner?["controller"] == true)
+  }
+
+  @Test(
+    "Workloads without Dapr get no Service, and metrics off means no Prometheus annotations",
+    arguments: [
+      (["dapr.io/enabled": "false"], false, false),
+      ([:], false, false),
+      (["dapr.io/enabled": "true", "dapr.io/enable-metrics": "false"], true, false),
+      (["dapr.io/enabled": "yes"], true, true),
+    ] as [([String: String], Bool, Bool)])
+  func enabling(annotations: [String: String], hasService: Bool, scraped: Bool) {
+    let planned = ServicePlanner.desired(for: workload(annotations: annotations, kind: "StatefulSet"))
+    #expect((planned != nil) == hasService)
+    #expect((planned?.service["metadata"]?["annotations"]?["prometheus.io/scrape"] != nil) == scraped)
+    if hasService { #expect(planned?.appID == "checkout", "the workload's name stands in for the app id") }
+  }
+
+  @Test func aHandEditIsRevertedWhileWhatTheAPIServerAddedIsKept() throws {
+    let (_, desired) = try #require(ServicePlanner.desired(for: workload(annotations: ["dapr.io/enabled": "true"])))
+    guard case .object(var existing) = desired, case .object(var metadata) = desired["metadata"]!,
+      case .object(var spec) = desired["spec"]!
+    else { return }
+    metadata["resourceVersion"] = "7"
+    metadata["labels"] = ["dapr.io/enabled": "true", "added-by-someone": "x"]
+    existing["metadata"] = .object(metadata)
+    #expect(ServicePlanner.reconciled(existing: .object(existing), desired: desired) == nil, "no drift, no update")
+
+    spec["ports"] = [["name": "dapr-http", "port": 8080, "targetPort": 3500, "protocol": "TCP"]]
+    existing["spec"] = .object(spec)
+    let fixed = try #require(ServicePlanner.reconciled(existing: .object(existing), desired: desired))
+    #expect(fixed["spec"]?["ports"] == desired["spec"]?["ports"])
+    #expect(fixed["metadata"]?["resourceVersion"]?.stringValue == "7")
+    #expect(fixed["metadata"]?["labels"]?["added-by-someone"]?.stringValue == "x")
+  }
+}
