@@ -81,6 +81,17 @@ public enum OperatorServer {
       }
       services.append(LeaderOnlyControllers(elector: elector, reconciler: reconciler))
     }
+    if processEnvironment["ENABLE_WEBHOOKS"]?.lowercased() != "false" {
+      services += [
+        SubscriptionCRDPatcher(
+          client: client, anchors: anchors.bundle, clientConfig: SubscriptionCRDPatcher.serviceConfig(namespace: namespace),
+          logger: environment.logger(subscope: "conversion")),
+        ServingConversionWebhook(
+          svid: svid,
+          host: options.webhookServerListenAddress.isEmpty ? "0.0.0.0" : options.webhookServerListenAddress,
+          port: options.webhookServerPort, logger: environment.logger(subscope: "conversion")),
+      ]
+    }
     return services + [
       OperatorGRPCServer(
         host: options.listenAddress.isEmpty ? "0.0.0.0" : options.listenAddress, port: options.port,
@@ -143,6 +154,26 @@ struct OperatorGRPCServer: Service {
       } onGracefulShutdown: {
         server.beginGracefulShutdown()
       }
+      group.cancelAll()
+    }
+  }
+}
+
+/// The conversion webhook with its own SVID from sentry (DNS SAN `dapr-webhook.<ns>.svc`), renewed before expiry.
+struct ServingConversionWebhook: Service {
+  let svid: SVIDClient
+  let host: String
+  let port: Int
+  let logger: Logger
+
+  func run() async throws {
+    guard let first = try? await cancelWhenGracefulShutdown({ try await svid.fetchInitial(attempts: 100) }) else {
+      return
+    }
+    let identity = LatestValue(first)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await svid.keepRenewing(identity) }
+      try await ConversionWebhook(host: host, port: port, identity: identity, logger: logger).run()
       group.cancelAll()
     }
   }

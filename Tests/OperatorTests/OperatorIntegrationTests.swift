@@ -235,3 +235,51 @@ final class EventInbox: Sendable {
     await admin.shutdown()
   }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ConversionWebhookIntegrationTests {
+  @Test func aV1alpha1SubscriptionComesBackAsV2alpha1ThroughTheWebhook() async throws {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let admin = try cluster.adminClient()
+    try await cluster.installDaprCRDs(admin)
+    let ns = "conv-\(UInt32.random(in: 0...UInt32.max))"
+    _ = try await admin.create(Namespace(name: ns))
+    let ca = try TestCertificateAuthority()
+    let listening = Signal<Int>()
+    var webhook = ConversionWebhook(
+      host: "127.0.0.1", port: 0,
+      identity: LatestValue(try ca.issue(spiffeID: nil, ipAddresses: [[127, 0, 0, 1]])), logger: Logger(label: "conv"))
+    webhook.onListening = { listening.fire($0) }
+    try await withRunningServices([webhook]) {
+      let port = try await listening.value()
+      let patcher = SubscriptionCRDPatcher(
+        client: admin, anchors: LatestValue(ca.trustBundle), clientConfig: ["url": .string("https://127.0.0.1:\(port)/convert")],
+        logger: Logger(label: "conv"))
+      try await withRunningServices([patcher]) {
+        try await eventually("the CRD converts through the webhook") {
+          let crd = try await admin.get(CustomResourceDefinition.self, name: "subscriptions.dapr.io")
+          return crd.json["spec"]?["conversion"]?["strategy"]?.stringValue == "Webhook"
+        }
+        // Until the API server has reloaded the CRD, a v1alpha1 write may still go through the old strategy.
+        try await eventually("a v1alpha1 Subscription is stored through the webhook", within: .seconds(30)) {
+          _ = try? kubectl(["delete", "subscription", "orders", "-n", ns, "--ignore-not-found"], kubeconfig: cluster.kubeconfigPath)
+          _ = try kubectl(
+            ["apply", "-f", "-"], kubeconfig: cluster.kubeconfigPath,
+            input: """
+              apiVersion: dapr.io/v1alpha1
+              kind: Subscription
+              metadata: {name: orders, namespace: \(ns)}
+              spec: {pubsubname: pubsub, topic: orders, route: /orders}
+              """)
+          let stored = try kubectl(
+            ["get", "subscriptions.v2alpha1.dapr.io", "orders", "-n", ns, "-o", "json"], kubeconfig: cluster.kubeconfigPath)
+          let object = try JSONCoding.parse(Data(stored.utf8))
+          return object["spec"]?["routes"]?["default"]?.stringValue == "/orders"
+        }
+      }
+    }
+    _ = try await admin.patch(
+      CustomResourceDefinition.self, name: "subscriptions.dapr.io", .merge(["spec": ["conversion": ["strategy": "None", "webhook": nil]]]))
+    try? await admin.delete(Namespace.self, name: ns)
+    await admin.shutdown()
+  }
+}
