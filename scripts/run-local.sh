@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 scripts/install-prerequisites.sh >/dev/null
 scripts/kubernetes/build.sh
-swift build --product sentry --product operator --product injector --product placement 2>&1 | tail -1
+for product in sentry operator injector placement; do
+  swift build --product "$product" 2>&1 | tail -1
+done
 bin=$(swift build --show-bin-path)
 
 state=.local-cluster
@@ -61,24 +63,79 @@ spec:
 YAML
 
 printf '%-10s %-28s %-28s %s\n' service healthz metrics log
-i=0
-for service in sentry operator injector placement; do
-  healthz=$((18080 + i))
-  metrics=$((19090 + i))
-  NAMESPACE=dapr-system "$bin/$service" --healthz-port "$healthz" --metrics-port "$metrics" \
+ports() { # healthz and metrics ports of service number $1
+  echo $((18080 + $1)) $((19090 + $1))
+}
+start_service() { # name index extra-args...; environment through `env` before the call
+  local name=$1 index=$2
+  shift 2
+  read -r healthz metrics < <(ports "$index")
+  NAMESPACE=dapr-system "$bin/$name" --healthz-port "$healthz" --metrics-port "$metrics" \
     --healthz-listen-address 127.0.0.1 --metrics-listen-address 127.0.0.1 --log-as-json \
-    --kubeconfig "$KUBECONFIG" >"$logs/$service.log" 2>&1 &
+    --kubeconfig "$KUBECONFIG" "$@" >"$logs/$name.log" 2>&1 &
   pids+=($!)
-  printf '%-10s %-28s %-28s %s\n' "$service" "http://127.0.0.1:$healthz/healthz" "http://127.0.0.1:$metrics/metrics" "$logs/$service.log"
-  i=$((i + 1))
-done
-
-for ((i = 0; i < 4; i++)); do
-  until curl -fsS "http://127.0.0.1:$((18080 + i))/healthz" >/dev/null 2>&1; do
-    kill -0 "${pids[$i]}" 2>/dev/null || { echo "a service exited; see $logs" >&2; exit 1; }
+  printf '%-10s %-28s %-28s %s\n' "$name" "http://127.0.0.1:$healthz/healthz" "http://127.0.0.1:$metrics/metrics" \
+    "$logs/$name.log"
+}
+wait_ready() { # index
+  read -r healthz _ < <(ports "$1")
+  until curl -fsS "http://127.0.0.1:$healthz/healthz" >/dev/null 2>&1; do
+    kill -0 "${pids[$1]}" 2>/dev/null || { echo "a service exited; see $logs" >&2; exit 1; }
     sleep 0.1
   done
+}
+
+# Sentry first: the others get their certificates from it.
+start_service sentry 0 --mode kubernetes --trust-domain cluster.local
+wait_ready 0
+until kubectl get configmap dapr-trust-bundle -n dapr-system -o jsonpath='{.data.ca\.crt}' >"$run_dir/ca.crt" 2>/dev/null \
+  && [ -s "$run_dir/ca.crt" ]; do
+  sleep 0.2
 done
+
+# What the chart gives the operator and the injector: a service account, a pod (never scheduled here) that sentry's
+# kubernetes validator recognises as theirs, and a token bound to it with sentry's audience.
+for service in operator injector; do
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: dapr-$service, namespace: dapr-system}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: dapr-$service-local
+  namespace: dapr-system
+  annotations: {dapr.io/control-plane: $service}
+spec:
+  serviceAccountName: dapr-$service
+  containers: [{name: $service, image: dapr/$service}]
+YAML
+  kubectl create token "dapr-$service" -n dapr-system --duration 24h \
+    --audience spiffe://cluster.local/ns/dapr-system/dapr-sentry \
+    --bound-object-kind Pod --bound-object-name "dapr-$service-local" >"$run_dir/$service.token"
+done
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: dapr-sidecar-injector}
+webhooks:
+- name: sidecar-injector.dapr.io
+  clientConfig: {url: "https://127.0.0.1:4000/mutate"}
+  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}]
+  failurePolicy: Ignore
+  sideEffects: None
+  reinvocationPolicy: IfNeeded
+  admissionReviewVersions: [v1, v1beta1]
+YAML
+
+sentry=127.0.0.1:50001
+ENABLE_WEBHOOKS=false DAPR_SENTRY_ADDRESS=$sentry DAPR_SENTRY_TOKEN_FILE="$run_dir/operator.token" \
+  start_service operator 1 --trust-anchors-file "$run_dir/ca.crt"
+DAPR_SENTRY_ADDRESS=$sentry DAPR_SENTRY_TOKEN_FILE="$run_dir/injector.token" DAPR_TRUST_ANCHORS_FILE="$run_dir/ca.crt" \
+  SIDECAR_IMAGE=daprio/daprd:1.18.0 start_service injector 2
+start_service placement 3 --metadata-enabled
+for i in 1 2 3; do wait_ready "$i"; done
 echo
 echo "the control plane is ready. In another shell:"
 echo "  export KUBECONFIG=$KUBECONFIG"

@@ -83,8 +83,9 @@ public enum InjectorServer {
     let (sentryHost, sentryPort) = try hostAndPort(
       processEnvironment["DAPR_SENTRY_ADDRESS"] ?? "dapr-sentry.\(namespace).svc.\(settings.clusterDomain):443")
     let tokenFile =
-      FileManager.default.fileExists(atPath: "/var/run/secrets/dapr.io/sentrytoken/token")
-      ? "/var/run/secrets/dapr.io/sentrytoken/token" : "/var/run/secrets/kubernetes.io/serviceaccount/token"
+      processEnvironment["DAPR_SENTRY_TOKEN_FILE"]
+      ?? (FileManager.default.fileExists(atPath: "/var/run/secrets/dapr.io/sentrytoken/token")
+        ? "/var/run/secrets/dapr.io/sentrytoken/token" : "/var/run/secrets/kubernetes.io/serviceaccount/token")
     let svid = SVIDClient(
       request: .init(
         appID: "dapr-injector", namespace: namespace, trustDomain: settings.controlPlaneTrustDomain,

@@ -63,7 +63,7 @@ public enum OperatorServer {
     let svid = SVIDClient(
       request: .init(
         appID: "dapr-operator", namespace: namespace, trustDomain: trustDomain,
-        tokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+        tokenFile: processEnvironment["DAPR_SENTRY_TOKEN_FILE"] ?? "/var/run/secrets/kubernetes.io/serviceaccount/token"),
       sentryHost: String(sentryAddress[..<colon]), sentryPort: sentryPort,
       sentryID: try SPIFFEID(trustDomain: trustDomain, namespace: namespace, appID: "dapr-sentry"),
       trustAnchors: anchors.bundle, logger: environment.logger(subscope: "security"))
