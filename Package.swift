@@ -242,6 +242,17 @@ let package = Package(
       ],
       path: "Benchmarks/PlacementBenchmark"
     ),
+    // `scripts/benchmarks/injector.sh`: the webhook next to nginx, under wrk.
+    .executableTarget(
+      name: "InjectorBenchmark",
+      dependencies: [
+        "Injector", "ControlPlaneKit", "Kubernetes",
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      path: "Benchmarks/InjectorBenchmark"
+    ),
     .testTarget(
       name: "PlacementTests",
       dependencies: [

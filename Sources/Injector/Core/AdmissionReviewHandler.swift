@@ -67,7 +67,7 @@ public struct AdmissionReviewHandler: Sendable {
       case .skip(let reason):
         return answer(review: review, allowed: true, outcome: .notInjected(reason: reason))
       case .inject(let appID, let operations, let warnings):
-        let patch = (try? JSONCoding.encode(operations)) ?? Data("[]".utf8)
+        let patch = (try? JSONCoding.encode(JSONValue.array(operations.map(\.jsonValue)))) ?? Data("[]".utf8)
         return answer(review: review, allowed: true, patch: patch, outcome: .injected(appID: appID, warnings: warnings))
       }
     } catch {

@@ -8,6 +8,9 @@ public struct PatchOperation: Hashable, Sendable, Encodable {
 
   public static func add(_ path: String, _ value: JSONValue) -> Self { Self(op: "add", path: path, value: value) }
 
+  /// The operation as JSON.
+  public var jsonValue: JSONValue { ["op": .string(op), "path": .string(path), "value": value] }
+
   /// A JSON Pointer token: `~` becomes `~0` and `/` becomes `~1`.
   public static func escape(_ token: String) -> String {
     token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")

@@ -105,6 +105,56 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
   public init(floatLiteral value: Double) { self = .double(value) }
 }
 
+extension JSONValue {
+  /// Appends the value as JSON text (no insignificant whitespace; `/` unescaped). Numbers that JSON cannot hold
+  /// (NaN, infinities) are written as `null`.
+  public func write(into bytes: inout [UInt8], sortedKeys: Bool = false) {
+    switch self {
+    case .null: bytes += Array("null".utf8)
+    case .bool(let value): bytes += Array((value ? "true" : "false").utf8)
+    case .int(let value): bytes += Array(String(value).utf8)
+    case .double(let value): bytes += Array((value.isFinite ? "\(value)" : "null").utf8)
+    case .string(let value): Self.writeString(value, into: &bytes)
+    case .array(let values):
+      bytes.append(UInt8(ascii: "["))
+      for (index, value) in values.enumerated() {
+        if index > 0 { bytes.append(UInt8(ascii: ",")) }
+        value.write(into: &bytes, sortedKeys: sortedKeys)
+      }
+      bytes.append(UInt8(ascii: "]"))
+    case .object(let object):
+      bytes.append(UInt8(ascii: "{"))
+      let keys = sortedKeys ? object.keys.sorted() : Array(object.keys)
+      for (index, key) in keys.enumerated() {
+        if index > 0 { bytes.append(UInt8(ascii: ",")) }
+        Self.writeString(key, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        object[key]!.write(into: &bytes, sortedKeys: sortedKeys)
+      }
+      bytes.append(UInt8(ascii: "}"))
+    }
+  }
+
+  static func writeString(_ string: String, into bytes: inout [UInt8]) {
+    let hex = Array("0123456789abcdef".utf8)
+    bytes.append(UInt8(ascii: "\""))
+    for byte in string.utf8 {
+      switch byte {
+      case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+      case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+      case UInt8(ascii: "\n"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+      case UInt8(ascii: "\r"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+      case UInt8(ascii: "\t"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+      case 0..<0x20:
+        bytes += Array("\\u00".utf8)
+        bytes += [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+      default: bytes.append(byte)
+      }
+    }
+    bytes.append(UInt8(ascii: "\""))
+  }
+}
+
 /// Reads and writes JSON the way this client sends it to the API server.
 public enum JSONCoding {
   /// Decodes `T` from JSON bytes. JSON values and object views (every Kubernetes model) take a faster path through
@@ -125,6 +175,13 @@ public enum JSONCoding {
 
   /// Encodes `value`; with `sortedKeys` the output is deterministic (golden files, patches).
   public static func encode<T: Encodable>(_ value: T, sortedKeys: Bool = false) throws -> Data {
+    // Untyped JSON is written directly: several times faster than the Codable path or JSONSerialization on Linux.
+    if let json = value as? JSONValue {
+      var bytes: [UInt8] = []
+      bytes.reserveCapacity(1024)
+      json.write(into: &bytes, sortedKeys: sortedKeys)
+      return Data(bytes)
+    }
     let encoder = JSONEncoder()
     encoder.outputFormatting = sortedKeys ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
     return try encoder.encode(value)

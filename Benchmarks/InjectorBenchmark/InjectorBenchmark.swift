@@ -1,0 +1,152 @@
+import ControlPlaneKit
+import Foundation
+import Injector
+import Kubernetes
+import Logging
+import ServiceLifecycle
+import X509
+
+/// The injector's webhook benchmark tools; `scripts/benchmarks/injector.sh` runs them with wrk and nginx.
+///
+/// - `InjectorBenchmark review FILE`: a realistic AdmissionReview (a Deployment's pod with `dapr.io/*` annotations and
+///   managedFields, 3-4 KB) for wrk to post.
+/// - `InjectorBenchmark response REVIEW FILE`: the webhook's answer to that review, for nginx to serve statically.
+/// - `InjectorBenchmark serve PORT CERT KEY`: the real webhook (the same `InjectorWebhook` the injector runs) on
+///   HTTPS with the given certificate, until SIGTERM.
+@main
+struct InjectorBenchmark {
+  static func main() async throws {
+    ControlPlaneProcess.runTasksOnEventLoops()
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    switch arguments.first {
+    case "review" where arguments.count == 2:
+      try JSONCoding.encode(review()).write(to: URL(fileURLWithPath: arguments[1]))
+    case "response" where arguments.count == 3:
+      let body = try Data(contentsOf: URL(fileURLWithPath: arguments[1]))
+      try handler().handle(body: body, contentType: "application/json").body.write(
+        to: URL(fileURLWithPath: arguments[2]))
+    case "serve" where arguments.count == 4:
+      try await serve(port: Int(arguments[1]) ?? 0, certificate: arguments[2], key: arguments[3])
+    default:
+      print("usage: InjectorBenchmark review FILE | response REVIEW FILE | serve PORT CERT KEY")
+      exit(2)
+    }
+  }
+
+  static func handler() throws -> AdmissionReviewHandler {
+    AdmissionReviewHandler(
+      planner: PatchPlanner(settings: InjectorSettings(), trustAnchors: String(repeating: "A", count: 600)),
+      allowList: try ServiceAccountAllowList())
+  }
+
+  static func serve(port: Int, certificate: String, key: String) async throws {
+    let identity = try TLSIdentity(
+      certificateChain: [Certificate(pemEncoded: String(contentsOfFile: certificate, encoding: .utf8))],
+      privateKey: Certificate.PrivateKey(pemEncoded: String(contentsOfFile: key, encoding: .utf8)))
+    var logger = Logger(label: "dapr.injector")
+    logger.logLevel = .error
+    let webhook = InjectorWebhook(
+      host: "127.0.0.1", port: port, identity: LatestValue(identity), handler: LatestValue(try handler()),
+      metrics: InjectorMetrics(registry: MetricsRegistry()),
+      readiness: ReadinessTargets([InjectorWebhook.readinessTarget]), logger: logger)
+    let group = ServiceGroup(
+      configuration: .init(services: [.init(service: webhook)], gracefulShutdownSignals: [.sigterm], logger: logger))
+    try await group.run()
+  }
+
+  /// A pod as the ReplicaSet controller creates it for a Deployment, with Dapr's annotations and managedFields.
+  static func review() -> JSONValue {
+    let annotations: JSONObject = [
+      "dapr.io/enabled": "true", "dapr.io/app-id": "checkout", "dapr.io/app-port": "8080",
+      "dapr.io/config": "tracing", "dapr.io/log-level": "info", "dapr.io/enable-api-logging": "true",
+      "dapr.io/sidecar-cpu-request": "100m", "dapr.io/sidecar-memory-limit": "256Mi",
+      "dapr.io/env": "OTEL_SERVICE_NAME=checkout,LOG_FORMAT=json",
+    ]
+    let managedFields: JSONValue = [
+      [
+        "manager": "kube-controller-manager", "operation": "Update", "apiVersion": "v1",
+        "time": "2026-11-22T10:00:00Z", "fieldsType": "FieldsV1",
+        "fieldsV1": [
+          "f:metadata": [
+            "f:annotations": .object(Dictionary(uniqueKeysWithValues: annotations.keys.map { ("f:\($0)", [:]) })),
+            "f:generateName": [:], "f:labels": ["f:app": [:], "f:pod-template-hash": [:]],
+            "f:ownerReferences": ["k:{\"uid\":\"8f2b6c1e-3d4a-4b5c-9e8f-1a2b3c4d5e6f\"}": [:]],
+          ],
+          "f:spec": [
+            "f:containers": [
+              "k:{\"name\":\"checkout\"}": [
+                "f:env": ["k:{\"name\":\"STORE\"}": ["f:value": [:]]], "f:image": [:], "f:imagePullPolicy": [:],
+                "f:ports": ["k:{\"containerPort\":8080,\"protocol\":\"TCP\"}": [:]], "f:resources": [:],
+              ]
+            ],
+            "f:dnsPolicy": [:], "f:restartPolicy": [:], "f:schedulerName": [:], "f:terminationGracePeriodSeconds": [:],
+          ],
+        ],
+      ]
+    ]
+    let pod: JSONValue = [
+      "apiVersion": "v1", "kind": "Pod",
+      "metadata": [
+        "generateName": "checkout-6d5f8b7c9-", "namespace": "shop",
+        "labels": ["app": "checkout", "pod-template-hash": "6d5f8b7c9"],
+        "annotations": .object(annotations),
+        "ownerReferences": [
+          [
+            "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "checkout-6d5f8b7c9",
+            "uid": "8f2b6c1e-3d4a-4b5c-9e8f-1a2b3c4d5e6f", "controller": true, "blockOwnerDeletion": true,
+          ]
+        ],
+        "managedFields": managedFields,
+      ],
+      "spec": [
+        "containers": [
+          [
+            "name": "checkout", "image": "registry.example.com/shop/checkout:1.4.2", "imagePullPolicy": "IfNotPresent",
+            "ports": [["containerPort": 8080, "protocol": "TCP"]],
+            "env": [["name": "STORE", "value": "statestore"]],
+            "resources": [:], "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+            "volumeMounts": [
+              [
+                "name": "kube-api-access-x7k2p", "readOnly": true,
+                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+              ]
+            ],
+          ]
+        ],
+        "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
+        "serviceAccountName": "default", "schedulerName": "default-scheduler",
+        "volumes": [
+          [
+            "name": "kube-api-access-x7k2p",
+            "projected": [
+              "defaultMode": 420,
+              "sources": [
+                ["serviceAccountToken": ["expirationSeconds": 3607, "path": "token"]],
+                ["configMap": ["name": "kube-root-ca.crt", "items": [["key": "ca.crt", "path": "ca.crt"]]]],
+              ],
+            ],
+          ]
+        ],
+      ],
+    ]
+    return [
+      "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+      "request": [
+        "uid": "2a5c7e3b-9d1f-4e6a-8b2c-0f1e2d3c4b5a",
+        "kind": ["group": "", "version": "v1", "kind": "Pod"],
+        "resource": ["group": "", "version": "v1", "resource": "pods"],
+        "requestKind": ["group": "", "version": "v1", "kind": "Pod"],
+        "requestResource": ["group": "", "version": "v1", "resource": "pods"],
+        "namespace": "shop", "operation": "CREATE",
+        "userInfo": [
+          "username": "system:serviceaccount:kube-system:replicaset-controller",
+          "uid": "4b1c9a2e-7f3d-4c8b-a6e5-d2f1c0b9a8e7",
+          "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
+        ],
+        "object": pod, "oldObject": nil, "dryRun": false,
+        "options": ["apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"],
+      ],
+    ]
+  }
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The injector's webhook benchmark (issue 5), printed as Markdown for BENCHMARKS.md: the real webhook
+# (InjectorWebhook, release build) and nginx answering a static AdmissionReview of the same size, each pinned to
+# core 0, under wrk on core 1, over HTTPS with the same RSA certificate:
+#   - kept-alive connections (1 and 32), reviews/s, p50/p99, server CPU per review;
+#   - a new TLS connection per review (Connection: close), reviews/s;
+#   - the webhook's resident memory idle and under load.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+source scripts/lib/apt.sh
+apt_install_missing wrk nginx openssl curl
+
+swift build -c release --product InjectorBenchmark 2>&1 | grep -E "error" && exit 1
+bin=$(swift build -c release --show-bin-path)
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=dapr-sidecar-injector.dapr-system.svc" \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:dapr-sidecar-injector.dapr-system.svc" \
+  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+"$bin/InjectorBenchmark" review "$work/review.json"
+"$bin/InjectorBenchmark" response "$work/review.json" "$work/response.json"
+cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local file = io.open("$work/review.json", "rb")
+wrk.body = file:read("*a")
+file:close()
+LUA
+cp "$work/post.lua" "$work/post-close.lua"
+echo 'wrk.headers["Connection"] = "close"' >>"$work/post-close.lua"
+
+mkdir -p "$work/nginx"
+cat >"$work/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx;
+  proxy_temp_path $work/nginx;
+  fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx;
+  scgi_temp_path $work/nginx;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:NGINX_PORT ssl;
+    ssl_certificate $work/cert.pem;
+    ssl_certificate_key $work/key.pem;
+    ssl_protocols TLSv1.3;
+    client_max_body_size 1m;
+    # A POST to a static file is 405; turn it into the static answer.
+    location = /mutate { root $work; error_page 405 =200 /response.json; }
+    location = /response.json { root $work; default_type application/json; }
+  }
+}
+CONF
+
+# One wrk run: prints "<requests/s> <p50 ms> <p99 ms> <requests> <server CPU µs per request>".
+measure() { # pid port script connections
+  local pid=$1 port=$2 script=$3 connections=$4 before after output
+  before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  output=$(taskset -c 1 wrk -t1 -c"$connections" -d10s --latency -s "$script" "https://127.0.0.1:$port/mutate")
+  after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  python3 - "$before" "$after" <<PY
+import re, sys
+text = """$output"""
+def ms(label):
+    m = re.search(r"^\s*%s\s+([\d.]+)(us|ms|s)" % label, text, re.M)
+    if not m: return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+count = int(re.search(r"(\d+) requests in", text).group(1))
+ticks = (float(sys.argv[2]) - float(sys.argv[1])) * 1e6 / 100
+print(f"{rate:.0f} {ms('50%'):.2f} {ms('99%'):.2f} {count} {ticks / max(count, 1):.1f}")
+PY
+}
+
+rss() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$1/status"; }
+
+echo "## Injector webhook benchmark, $(date -u +%Y-%m-%d), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
+echo
+echo "AdmissionReview posted: $(wc -c <"$work/review.json") bytes; answer: $(wc -c <"$work/response.json") bytes."
+echo
+echo "| server | load | reviews/s | p50 | p99 | server CPU per review |"
+echo "|---|---|---|---|---|---|"
+
+port=$((41000 + RANDOM % 10000))
+NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/InjectorBenchmark" serve "$port" "$work/cert.pem" "$work/key.pem" &
+server_pid=$!
+until curl -sk -o /dev/null "https://127.0.0.1:$port/mutate" -d '{}' -H 'Content-Type: application/json'; do sleep 0.1; done
+sleep 1
+idle=$(rss "$server_pid")
+declare -A webhook
+for load in 1 32 close; do
+  if [ "$load" = close ]; then script="$work/post-close.lua"; c=32; else script="$work/post.lua"; c=$load; fi
+  read -r rate p50 p99 count cpu < <(measure "$server_pid" "$port" "$script" "$c")
+  webhook[$load]=$rate
+  label=$([ "$load" = close ] && echo "a new TLS connection per review (32 clients)" || echo "$load kept-alive connection(s)")
+  echo "| injector webhook | $label | $rate | $p50 ms | $p99 ms | $cpu µs |"
+  [ "$load" = 32 ] && loaded=$(rss "$server_pid")
+done
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+
+nginx_port=$((port + 1))
+sed -i "s/NGINX_PORT/$nginx_port/" "$work/nginx.conf"
+taskset -c 0 nginx -c "$work/nginx.conf" -p "$work/nginx" 2>/dev/null &
+server_pid=$!
+until curl -sk -o /dev/null "https://127.0.0.1:$nginx_port/mutate" -d '{}'; do sleep 0.1; done
+worker=$(pgrep -P "$server_pid" | head -1)
+declare -A static
+for load in 1 32 close; do
+  if [ "$load" = close ]; then script="$work/post-close.lua"; c=32; else script="$work/post.lua"; c=$load; fi
+  read -r rate p50 p99 count cpu < <(measure "$worker" "$nginx_port" "$script" "$c")
+  static[$load]=$rate
+  label=$([ "$load" = close ] && echo "a new TLS connection per review (32 clients)" || echo "$load kept-alive connection(s)")
+  echo "| nginx, static answer | $label | $rate | $p50 ms | $p99 ms | $cpu µs |"
+done
+echo
+for load in 1 32 close; do
+  python3 -c "print('webhook / nginx, $load: %.2fx' % (${webhook[$load]} / ${static[$load]}))"
+  echo
+done
+echo "Webhook resident memory: $idle MiB idle, $loaded MiB after 10 s at 32 connections."
