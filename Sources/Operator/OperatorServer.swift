@@ -70,7 +70,10 @@ public enum OperatorServer {
     var services: [any Service] = [KubernetesClientCloser(client: client), anchors, cache]
     if !options.disableServiceReconciler {
       let reconciler = ServiceReconciler(
-        client: client, registry: environment.metrics, logger: environment.logger(subscope: "service"))
+        client: client, registry: environment.metrics,
+        namespaces: Set(options.watchNamespace.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+          .filter { !$0.isEmpty }),
+        logger: environment.logger(subscope: "service"))
       var elector: LeaderElector?
       if !options.disableLeaderElection {
         let created = LeaderElector(

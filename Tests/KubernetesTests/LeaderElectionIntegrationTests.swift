@@ -83,7 +83,8 @@ final class LeadershipLog: Sendable {
         replicas[leader]?.proxied.proxy.dropAllConnections()
         let takeover = try #require(await log.first(after: cut) { $0.identity == follower && $0.leading })
         let handover = takeover.at - cut
-        #expect(handover <= timings.leaseDuration + timings.retryPeriod * 2, "hand-over took \(handover)")
+        // A lease duration after the last renewal, plus retries; a loaded CI machine gets one more second.
+        #expect(handover <= timings.leaseDuration + timings.retryPeriod * 2 + .seconds(1), "hand-over took \(handover)")
         let stepDown = log.all.last { $0.identity == leader && !$0.leading }
         #expect(stepDown.map { $0.at < takeover.at } == true, "the old leader did not step down first: \(log.all)")
         replicas[leader]?.proxied.proxy.refuseConnections = false

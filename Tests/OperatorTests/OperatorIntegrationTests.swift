@@ -132,6 +132,13 @@ final class EventInbox: Sendable {
         let statestore = try JSONCoding.parse(listed[0])
         let password = statestore["spec"]?["metadata"]?.arrayValue?.first { $0["name"] == "redisPassword" }
         #expect(password?["value"]?.stringValue == Data("first".utf8).base64EncodedString())
+        // The broken one is reported where `kubectl describe` shows it.
+        try await eventually("a Warning Event names the missing Secret") {
+          try await admin.list(Event.self, namespace: a).items.contains {
+            $0.reason == "SecretNotFound" && $0.involvedObject.name == "broken"
+              && ($0.message ?? "").contains("\(a)/gone")
+          }
+        }
 
         // Another namespace: Dapr's text.
         var other = Dapr_Proto_Operator_V1_ListComponentsRequest()
@@ -195,7 +202,8 @@ final class EventInbox: Sendable {
     let ns = "svc-\(UInt32.random(in: 0...UInt32.max))"
     _ = try await admin.create(Namespace(name: ns))
     let registry = MetricsRegistry(includeProcessMetrics: false)
-    let reconciler = ServiceReconciler(client: admin, registry: registry, logger: Logger(label: "service"))
+    let reconciler = ServiceReconciler(
+      client: admin, registry: registry, namespaces: [ns], logger: Logger(label: "service"))
     try await withRunningServices([LeaderOnlyControllers(elector: nil, reconciler: reconciler)]) {
       _ = try kubectl(
         ["apply", "-f", "-"], kubeconfig: cluster.kubeconfigPath,
@@ -279,6 +287,70 @@ final class EventInbox: Sendable {
     }
     _ = try await admin.patch(
       CustomResourceDefinition.self, name: "subscriptions.dapr.io", .merge(["spec": ["conversion": ["strategy": "None", "webhook": nil]]]))
+    try? await admin.delete(Namespace.self, name: ns)
+    await admin.shutdown()
+  }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct OperatorLeadershipIntegrationTests {
+  @Test func oneOfTwoReplicasReconcilesAndWhenItStopsTheOtherTakesOverWithinALeaseDuration() async throws {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let admin = try cluster.adminClient()
+    let ns = "lease-\(UInt32.random(in: 0...UInt32.max))"
+    _ = try await admin.create(Namespace(name: ns))
+    let timings = LeaderElectionTimings(
+      leaseDuration: .seconds(3), renewDeadline: .seconds(2), retryPeriod: .milliseconds(500))
+    func replica(_ identity: String) -> (LeaderElector, LeaderOnlyControllers) {
+      let elector = LeaderElector(
+        client: admin, leaseName: "operator.dapr.io", namespace: ns, identity: identity, timings: timings,
+        logger: Logger(label: identity))
+      let reconciler = ServiceReconciler(
+        client: admin, registry: MetricsRegistry(includeProcessMetrics: false), namespaces: [ns],
+        logger: Logger(label: identity))
+      return (elector, LeaderOnlyControllers(elector: elector, reconciler: reconciler))
+    }
+    let (electorA, controllersA) = replica("operator-a")
+    let (electorB, controllersB) = replica("operator-b")
+    let (stopA, stopB) = (Signal<Void>(), Signal<Void>())
+    func deployment(_ name: String) -> String {
+      """
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: \(name), namespace: \(ns)}
+      spec:
+        selector: {matchLabels: {app: \(name)}}
+        template:
+          metadata:
+            labels: {app: \(name)}
+            annotations: {dapr.io/enabled: "true"}
+          spec:
+            containers: [{name: app, image: nginx}]
+      """
+    }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await withRunningServices([electorA, controllersA]) { try await stopA.value() } }
+      group.addTask { try await withRunningServices([electorB, controllersB]) { try await stopB.value() } }
+      defer {
+        stopA.fire(())
+        stopB.fire(())
+      }
+      try await eventually("one replica holds the Lease") { electorA.isLeader.current != electorB.isLeader.current }
+      let aLeads = electorA.isLeader.current
+      _ = try kubectl(["apply", "-f", "-"], kubeconfig: cluster.kubeconfigPath, input: deployment("first"))
+      try await eventually("the leader creates first-dapr") {
+        (try? await admin.get(KubernetesService.self, namespace: ns, name: "first-dapr")) != nil
+      }
+      let stopped = ContinuousClock.now
+      (aLeads ? stopA : stopB).fire(())
+      let follower = aLeads ? electorB : electorA
+      try await eventually("the other replica takes the Lease", within: .seconds(10)) { follower.isLeader.current }
+      // The Lease can be taken once it expires, a lease duration after the last renewal; allow one more for load.
+      #expect(ContinuousClock.now - stopped < timings.leaseDuration * 2)
+      _ = try kubectl(["apply", "-f", "-"], kubeconfig: cluster.kubeconfigPath, input: deployment("second"))
+      try await eventually("the new leader creates second-dapr") {
+        (try? await admin.get(KubernetesService.self, namespace: ns, name: "second-dapr")) != nil
+      }
+    }
     try? await admin.delete(Namespace.self, name: ns)
     await admin.shutdown()
   }

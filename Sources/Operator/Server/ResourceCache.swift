@@ -3,6 +3,7 @@ import Foundation
 import Kubernetes
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The operator's view of the cluster: one informer per Dapr kind and one for Secrets, read by the List and Get
 /// calls (no API-server call per request) and fanned out to update streams as they change.
@@ -20,8 +21,13 @@ public final class ResourceCache: Service, Sendable {
   let logger: Logger
   /// Set once, before the streams open.
   let hub = LatestValue<ResourceHub?>(nil)
+  let client: KubernetesClient
+  /// When each missing-Secret Event was last recorded, by resource uid and Secret, so a broken resource is
+  /// reported once every ten minutes rather than on every list.
+  private let reported = Mutex<[String: ContinuousClock.Instant]>([:])
 
   public init(client: KubernetesClient, metrics: OperatorMetrics, readiness: ReadinessTargets, logger: Logger) {
+    self.client = client
     components = Informer(client: client, logger: logger)
     configurations = Informer(client: client, logger: logger)
     subscriptions = Informer(client: client, logger: logger)
@@ -65,7 +71,44 @@ public final class ResourceCache: Service, Sendable {
     } catch {
       metrics.secretFailures.increment()
       logger.error("Leaving out \(error.resource): Secret \(error.secret) does not exist")
+      recordMissingSecret(object, error)
       return nil
+    }
+  }
+
+  /// A Warning Event on the resource, so `kubectl describe component` says why sidecars do not get it.
+  func recordMissingSecret(_ object: JSONValue, _ error: SecretResolution.MissingSecret) {
+    let uid = object["metadata"]?["uid"]?.stringValue ?? ""
+    let key = "\(uid)/\(error.secret)"
+    let now = ContinuousClock.now
+    let due = reported.withLock { reported in
+      if let last = reported[key], now - last < .seconds(600) { return false }
+      reported[key] = now
+      return true
+    }
+    guard due, let namespace = object["metadata"]?["namespace"]?.stringValue,
+      let name = object["metadata"]?["name"]?.stringValue
+    else { return }
+    let timestamp = ISO8601DateFormatter().string(from: Date())
+    var event = Event(name: "\(name).\(UInt32.random(in: 0...UInt32.max))", namespace: namespace)
+    event.json["involvedObject"] = [
+      "apiVersion": object["apiVersion"] ?? "dapr.io/v1alpha1", "kind": object["kind"] ?? "Component",
+      "name": .string(name), "namespace": .string(namespace), "uid": .string(uid),
+    ]
+    event.reason = "SecretNotFound"
+    event.message = "\(error.description); sidecars do not receive this resource until it exists"
+    event.type = "Warning"
+    event.count = 1
+    event.firstTimestamp = timestamp
+    event.lastTimestamp = timestamp
+    event.source = ["component": "dapr-operator"]
+    let (client, logger) = (self.client, self.logger)
+    Task {
+      do {
+        _ = try await client.create(event)
+      } catch {
+        logger.warning("Cannot record an Event for \(namespace)/\(name): \(error)")
+      }
     }
   }
 

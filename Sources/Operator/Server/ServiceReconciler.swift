@@ -12,12 +12,20 @@ final class ServiceReconciler: Sendable {
   let client: KubernetesClient
   let logger: Logger
   let registry: MetricsRegistry
+  /// `--watch-namespace`: only these namespaces (empty: all).
+  let namespaces: Set<String>
 
-  init(client: KubernetesClient, registry: MetricsRegistry, logger: Logger) {
+  init(client: KubernetesClient, registry: MetricsRegistry, namespaces: Set<String> = [], logger: Logger) {
     self.client = client
     self.registry = registry
+    self.namespaces = namespaces
     self.logger = logger
   }
+
+  /// The informers' namespace: the one watched namespace, or all of them (filtered by ``watches(_:)``).
+  var informerNamespace: String? { namespaces.count == 1 ? namespaces.first : nil }
+
+  func watches(_ namespace: String) -> Bool { namespaces.isEmpty || namespaces.contains(namespace) }
 
   func count(_ action: String, appID: String) {
     registry.counter(
@@ -28,11 +36,12 @@ final class ServiceReconciler: Sendable {
 
   /// Watches workloads and their Services until cancelled.
   func run() async throws {
-    let deployments = Informer<Deployment>(client: client, logger: logger)
-    let statefulSets = Informer<StatefulSet>(client: client, logger: logger)
+    let deployments = Informer<Deployment>(client: client, namespace: informerNamespace, logger: logger)
+    let statefulSets = Informer<StatefulSet>(client: client, namespace: informerNamespace, logger: logger)
     var serviceConfiguration = InformerConfiguration<KubernetesService>()
     serviceConfiguration.labelSelector = "dapr.io/enabled=true"
-    let services = Informer<KubernetesService>(client: client, configuration: serviceConfiguration, logger: logger)
+    let services = Informer<KubernetesService>(
+      client: client, namespace: informerNamespace, configuration: serviceConfiguration, logger: logger)
     let workloads: @Sendable (String, String, String) -> JSONValue? = { kind, namespace, name in
       switch kind {
       case "Deployment": deployments.get(namespace: namespace, name: name).map { .object($0.json) }
@@ -87,6 +96,7 @@ final class ServiceReconciler: Sendable {
   /// Brings the workload's Service to what it should be.
   func reconcile(_ workload: JSONValue, services: Informer<KubernetesService>) async {
     let namespace = workload["metadata"]?["namespace"]?.stringValue ?? ""
+    guard watches(namespace) else { return }
     let uid = workload["metadata"]?["uid"]?.stringValue
     do {
       guard let (appID, desired) = ServicePlanner.desired(for: workload) else {
