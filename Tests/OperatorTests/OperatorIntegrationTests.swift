@@ -355,3 +355,29 @@ final class EventInbox: Sendable {
     await admin.shutdown()
   }
 }
+
+@Suite(.timeLimit(.minutes(2))) struct CRDValidationTests {
+  @Test(
+    "Malformed resources are refused by the CRD schema with the field named",
+    arguments: [
+      ("Component", "spec: {version: v1, metadata: []}", "spec.type"),
+      ("Component", "spec: {type: state.redis, version: v1, metadata: [{value: x}]}", "spec.metadata.name"),
+      ("Subscription", "spec: {pubsubname: p, topic: t}", "spec.routes"),
+      ("HTTPEndpoint", "spec: {headers: []}", "spec.baseUrl"),
+    ])
+  func refused(kind: String, spec: String, field: String) async throws {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let admin = try cluster.adminClient()
+    try await cluster.installDaprCRDs(admin)
+    await admin.shutdown()
+    let version = kind == "Subscription" ? "v2alpha1" : "v1alpha1"
+    do {
+      _ = try kubectl(
+        ["apply", "--dry-run=server", "-f", "-"], kubeconfig: cluster.kubeconfigPath,
+        input: "apiVersion: dapr.io/\(version)\nkind: \(kind)\nmetadata: {name: bad, namespace: default}\n\(spec)\n")
+      Issue.record("a malformed \(kind) was accepted")
+    } catch {
+      #expect("\(error)".contains(field), "\(error)")
+    }
+  }
+}
