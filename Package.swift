@@ -242,6 +242,19 @@ let package = Package(
       ],
       path: "Benchmarks/PlacementBenchmark"
     ),
+    // `scripts/benchmarks/operator.sh`: Component changes fanned out to a fleet of streams.
+    .executableTarget(
+      name: "OperatorBenchmark",
+      dependencies: [
+        "Operator", "ControlPlaneKit", "ControlPlaneTestSupport", "Kubernetes", "DaprProto",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      path: "Benchmarks/OperatorBenchmark"
+    ),
     // `scripts/benchmarks/injector.sh`: the webhook next to nginx, under wrk.
     .executableTarget(
       name: "InjectorBenchmark",

@@ -104,6 +104,29 @@ public enum OperatorServer {
   }
 }
 
+extension OperatorServer {
+  /// The API alone (caches, fan-out and the gRPC server) with a given identity: for benchmarks and tools that run
+  /// the operator's API without sentry.
+  public static func apiServices(
+    client: KubernetesClient, identity: LatestValue<TLSIdentity>, anchors: LatestValue<TrustBundle>, host: String,
+    port: Int, environment: ProcessEnvironment
+  ) -> [any Service] {
+    let metrics = OperatorMetrics(registry: environment.metrics)
+    let cache = ResourceCache(
+      client: client, metrics: metrics, readiness: environment.readiness, logger: environment.logger(subscope: "informer"))
+    let hub = ResourceHub(metrics: metrics, logger: environment.logger(subscope: "api")) { kind, object in
+      cache.resolved(kind, object)
+    }
+    cache.hub.set(hub)
+    return [
+      cache,
+      OperatorGRPCServer(
+        host: host, port: port, security: .fixed(identity, anchors: anchors), service: OperatorService(cache: cache, hub: hub),
+        readiness: environment.readiness, logger: environment.logger(subscope: "api")),
+    ]
+  }
+}
+
 /// Serves `dapr.proto.operator.v1.Operator` over mTLS: any client with a SPIFFE ID chained to the trust anchors
 /// connects, and every call is authorised from that ID.
 struct OperatorGRPCServer: Service {

@@ -1,0 +1,177 @@
+import ControlPlaneKit
+import ControlPlaneTestSupport
+import DaprProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Kubernetes
+import Logging
+import Operator
+import ServiceLifecycle
+import Synchronization
+import X509
+
+/// The operator's fan-out benchmark; `scripts/benchmarks/operator.sh` runs it against the test control plane.
+///
+/// - `OperatorBenchmark setup DIR`: a CA, the operator's identity and one sidecar identity (namespace `bench`).
+/// - `OperatorBenchmark server KUBECONFIG DIR PORT`: the operator's API (caches, fan-out, gRPC over mTLS).
+/// - `OperatorBenchmark clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID`: that many sidecars, each on its own
+///   connection with a ComponentUpdate stream; then CHANGES edits of Component `bench/bench` through the API server,
+///   each timed until the last stream has it; and the server's resident memory with the streams connected.
+@main
+struct OperatorBenchmark {
+  static func main() async throws {
+    ControlPlaneProcess.runTasksOnEventLoops()
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    switch arguments.first {
+    case "setup" where arguments.count == 2:
+      try setup(directory: arguments[1])
+    case "server" where arguments.count == 4:
+      try await server(kubeconfig: arguments[1], directory: arguments[2], port: Int(arguments[3]) ?? 0)
+    case "clients" where arguments.count == 7:
+      let numbers = arguments[3...].compactMap { Int($0) }
+      try await clients(
+        kubeconfig: arguments[1], directory: arguments[2], port: numbers[0], sidecars: numbers[1],
+        changes: numbers[2], serverPID: numbers[3])
+    default:
+      print("usage: OperatorBenchmark setup DIR | server KUBECONFIG DIR PORT | clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID")
+      exit(2)
+    }
+  }
+
+  static let operatorID = try! SPIFFEID(trustDomain: "cluster.local", namespace: "dapr-system", appID: "dapr-operator")
+  static let sidecarID = try! SPIFFEID(trustDomain: "cluster.local", namespace: "bench", appID: "app")
+
+  static func setup(directory: String) throws {
+    let ca = try TestCertificateAuthority()
+    func write(_ name: String, _ text: String) throws {
+      try text.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
+    }
+    try write("ca.pem", try ca.trustBundle.pemEncoded())
+    for (name, id) in [("operator", operatorID), ("sidecar", sidecarID)] {
+      let identity = try ca.issue(spiffeID: id, keyType: .ecdsaP256, validity: 86_400)
+      try write("\(name).pem", try identity.leaf.serializeAsPEM().pemString)
+      try write("\(name)-key.pem", try identity.privateKey.serializeAsPEM().pemString)
+    }
+  }
+
+  static func load(_ directory: String, _ name: String) throws -> (LatestValue<TLSIdentity>, TrustBundle) {
+    let identity = try TLSIdentity(
+      certificateChain: [Certificate(pemEncoded: String(contentsOfFile: "\(directory)/\(name).pem", encoding: .utf8))],
+      privateKey: Certificate.PrivateKey(
+        pemEncoded: String(contentsOfFile: "\(directory)/\(name)-key.pem", encoding: .utf8)))
+    return (LatestValue(identity), try TrustBundle(contentsOfFile: "\(directory)/ca.pem"))
+  }
+
+  static func server(kubeconfig: String, directory: String, port: Int) async throws {
+    var logger = Logger(label: "dapr.operator")
+    logger.logLevel = .warning
+    let (identity, anchors) = try load(directory, "operator")
+    let client = try KubernetesClient(configuration: try KubernetesConfiguration.kubeconfig(path: kubeconfig), logger: logger)
+    let environment = ProcessEnvironment(
+      component: .operator, logger: logger, metrics: MetricsRegistry(),
+      readiness: ReadinessTargets([OperatorServer.apiTarget, "operator-caches"]))
+    let services = OperatorServer.apiServices(
+      client: client, identity: identity, anchors: LatestValue(anchors), host: "127.0.0.1", port: port,
+      environment: environment)
+    var configuration = ServiceGroupConfiguration(
+      services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm], logger: logger)
+    // As the operator itself: a stop that takes longer is cut short.
+    configuration.maximumGracefulShutdownDuration = .seconds(5)
+    let group = ServiceGroup(configuration: configuration)
+    try await group.run()
+    await client.shutdown()
+  }
+
+  /// Receipts of each change marker, across every stream.
+  final class Receipts: Sendable {
+    let counts = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
+
+    func record(_ marker: String) {
+      let now = ContinuousClock.now
+      counts.withLock { counts in
+        counts[marker] = ((counts[marker]?.count ?? 0) + 1, now)
+      }
+    }
+
+    func count(_ marker: String) -> (Int, ContinuousClock.Instant?) {
+      counts.withLock { ($0[marker]?.count ?? 0, $0[marker]?.last) }
+    }
+  }
+
+  static func clients(
+    kubeconfig: String, directory: String, port: Int, sidecars: Int, changes: Int, serverPID: Int
+  ) async throws {
+    let (identity, anchors) = try load(directory, "sidecar")
+    let receipts = Receipts()
+    var grpcClients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
+    for _ in 0..<sidecars {
+      let transport = try SecureGRPC.clientTransport(
+        host: "127.0.0.1", port: port,
+        security: .tls(
+          identity: identity,
+          verifier: SPIFFEPeerVerifier(trustAnchors: { anchors }, requirement: .exactly(operatorID))))
+      grpcClients.append(GRPCClient(transport: transport))
+    }
+    let kubernetes = try KubernetesClient(configuration: try KubernetesConfiguration.kubeconfig(path: kubeconfig))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for client in grpcClients {
+        group.addTask { try await client.runConnections() }
+        group.addTask {
+          var request = Dapr_Proto_Operator_V1_ComponentUpdateRequest()
+          request.namespace = "bench"
+          try? await Dapr_Proto_Operator_V1_Operator.Client(wrapping: client).componentUpdate(request) { response in
+            for try await event in response.messages {
+              let object = try JSONCoding.parse(event.component)
+              if let marker = object["spec"]?["metadata"]?.arrayValue?.first?["value"]?.stringValue {
+                receipts.record(marker)
+              }
+            }
+          }
+        }
+      }
+      func change(_ marker: String) async throws -> ContinuousClock.Instant {
+        let start = ContinuousClock.now
+        _ = try await kubernetes.patch(
+          DaprComponent.self, namespace: "bench", name: "bench",
+          .merge(["spec": ["metadata": [["name": "marker", "value": .string(marker)]]]]))
+        return start
+      }
+      // Warm up until one change reaches every stream: all are connected.
+      var warmup = 0
+      while true {
+        warmup += 1
+        _ = try await change("warmup-\(warmup)")
+        let deadline = ContinuousClock.now + .seconds(5)
+        while receipts.count("warmup-\(warmup)").0 < sidecars, ContinuousClock.now < deadline {
+          try await Task.sleep(for: .milliseconds(20))
+        }
+        if receipts.count("warmup-\(warmup)").0 >= sidecars { break }
+      }
+      let rss = residentMiB(serverPID)
+      var durations: [Double] = []
+      for index in 1...changes {
+        let marker = "change-\(index)"
+        let start = try await change(marker)
+        while receipts.count(marker).0 < sidecars { try await Task.sleep(for: .microseconds(200)) }
+        let last = receipts.count(marker).1!
+        durations.append(Double((last - start).components.attoseconds) / 1e15 + Double((last - start).components.seconds) * 1000)
+      }
+      durations.sort()
+      let p50 = durations[durations.count / 2]
+      let p99 = durations[min(durations.count - 1, Int((Double(durations.count) * 0.99).rounded(.up)) - 1)]
+      print(String(format: "| %d | %.1f ms | %.1f ms | %@ |", sidecars, p50, p99, rss.map { "\($0) MiB" } ?? "-"))
+      for client in grpcClients { client.beginGracefulShutdown() }
+      group.cancelAll()
+    }
+    await kubernetes.shutdown()
+  }
+
+  static func residentMiB(_ pid: Int) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+      let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+    else { return nil }
+    return kib / 1024
+  }
+}

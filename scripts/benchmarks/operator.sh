@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The operator's fan-out benchmark (issue 6), printed as Markdown for BENCHMARKS.md: the operator's API (informer
+# caches, fan-out, gRPC over mTLS; release build) pinned to core 0, against the test control plane (which shares the
+# machine), and a fleet of sidecars in another process on core 1, each on its own mTLS connection with a
+# ComponentUpdate stream in namespace `bench`. Each of CHANGES edits of one Component goes through the API server and
+# is timed from the PATCH until the last stream has it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+changes=${CHANGES:-100}
+scripts/install-prerequisites.sh >/dev/null
+scripts/kubernetes/build.sh >/dev/null
+swift build -c release --product OperatorBenchmark 2>&1 | grep -E "error" && exit 1
+bin=$(swift build -c release --show-bin-path)
+work=$(mktemp -d)
+kube_pid=""
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$kube_pid" ] && kill "$kube_pid" 2>/dev/null && wait "$kube_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+scripts/kubernetes/start.sh --dir "$work/kubernetes" --keep >"$work/ready" 2>"$work/kubernetes.log" &
+kube_pid=$!
+until grep -q '^READY' "$work/ready" 2>/dev/null; do
+  kill -0 "$kube_pid" 2>/dev/null || { cat "$work/kubernetes.log" >&2; exit 1; }
+  sleep 0.2
+done
+kubeconfig=$(sed -n 's/.*kubeconfig=\([^ ]*\).*/\1/p' "$work/ready")
+kubectl --kubeconfig "$kubeconfig" apply -f crds/ >/dev/null
+kubectl --kubeconfig "$kubeconfig" wait --for condition=Established crd --all --timeout 60s >/dev/null
+kubectl --kubeconfig "$kubeconfig" apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata: {name: bench}
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: bench, namespace: bench}
+spec:
+  type: state.redis
+  version: v1
+  metadata: [{name: marker, value: start}]
+YAML
+"$bin/OperatorBenchmark" setup "$work"
+
+echo "## Operator fan-out benchmark, $(date -u +%Y-%m-%d), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $changes changes"
+echo
+echo "| streams | change to last stream, p50 | p99 | operator RSS with the streams connected |"
+echo "|---|---|---|---|"
+for sidecars in 1000 10000; do
+  port=$((42000 + RANDOM % 10000))
+  NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/OperatorBenchmark" server "$kubeconfig" "$work" "$port" \
+    2>"$work/server.log" &
+  server_pid=$!
+  sleep 2
+  NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/OperatorBenchmark" clients "$kubeconfig" "$work" "$port" \
+    "$sidecars" "$changes" "$server_pid" 2>>"$work/clients.log"
+  kill "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+done
