@@ -81,7 +81,8 @@ public enum InjectorServer {
     let current = LatestValue(handler())
 
     let (sentryHost, sentryPort) = try hostAndPort(
-      processEnvironment["DAPR_SENTRY_ADDRESS"] ?? "dapr-sentry.\(namespace).svc.\(settings.clusterDomain):443")
+      processEnvironment["DAPR_SENTRY_ADDRESS"] ?? "dapr-sentry.\(namespace).svc.\(settings.clusterDomain):443",
+      name: "DAPR_SENTRY_ADDRESS")
     let tokenFile =
       processEnvironment["DAPR_SENTRY_TOKEN_FILE"]
       ?? (FileManager.default.fileExists(atPath: "/var/run/secrets/dapr.io/sentrytoken/token")
@@ -105,17 +106,10 @@ public enum InjectorServer {
         client: client, anchors: anchors, readiness: environment.readiness,
         logger: environment.logger(subscope: "webhook")),
       ServingWebhook(
-        svid: svid, host: options.listenAddress.isEmpty ? "0.0.0.0" : options.listenAddress, port: options.port,
+        svid: svid, host: listenHost(options.listenAddress), port: options.port,
         handler: current, metrics: metrics, readiness: environment.readiness,
         logger: environment.logger(subscope: "webhook"), onListening: onListening),
     ]
-  }
-
-  static func hostAndPort(_ address: String) throws -> (String, Int) {
-    guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-      throw ValidationError("DAPR_SENTRY_ADDRESS must be host:port, not \(address)")
-    }
-    return (String(address[..<colon]), port)
   }
 }
 

@@ -57,14 +57,12 @@ public enum OperatorServer {
     let anchors = try TrustBundleWatcher(
       path: options.trustAnchorsFile, logger: environment.logger(subscope: "security"))
     let sentryAddress = processEnvironment["DAPR_SENTRY_ADDRESS"] ?? "dapr-sentry.\(namespace).svc:443"
-    guard let colon = sentryAddress.lastIndex(of: ":"),
-      let sentryPort = Int(sentryAddress[sentryAddress.index(after: colon)...])
-    else { throw ValidationError("DAPR_SENTRY_ADDRESS must be host:port, not \(sentryAddress)") }
+    let (sentryHost, sentryPort) = try hostAndPort(sentryAddress, name: "DAPR_SENTRY_ADDRESS")
     let svid = SVIDClient(
       request: .init(
         appID: "dapr-operator", namespace: namespace, trustDomain: trustDomain,
         tokenFile: processEnvironment["DAPR_SENTRY_TOKEN_FILE"] ?? "/var/run/secrets/kubernetes.io/serviceaccount/token"),
-      sentryHost: String(sentryAddress[..<colon]), sentryPort: sentryPort,
+      sentryHost: sentryHost, sentryPort: sentryPort,
       sentryID: try SPIFFEID(trustDomain: trustDomain, namespace: namespace, appID: "dapr-sentry"),
       trustAnchors: anchors.bundle, logger: environment.logger(subscope: "security"))
     var services: [any Service] = [KubernetesClientCloser(client: client), anchors, cache]
@@ -91,13 +89,13 @@ public enum OperatorServer {
           logger: environment.logger(subscope: "conversion")),
         ServingConversionWebhook(
           svid: svid,
-          host: options.webhookServerListenAddress.isEmpty ? "0.0.0.0" : options.webhookServerListenAddress,
+          host: listenHost(options.webhookServerListenAddress),
           port: options.webhookServerPort, logger: environment.logger(subscope: "conversion")),
       ]
     }
     return services + [
       OperatorGRPCServer(
-        host: options.listenAddress.isEmpty ? "0.0.0.0" : options.listenAddress, port: options.port,
+        host: listenHost(options.listenAddress), port: options.port,
         security: .sentry(svid, anchors: anchors.bundle), service: OperatorService(cache: cache, hub: hub),
         readiness: environment.readiness, logger: environment.logger(subscope: "api")),
     ]
@@ -165,23 +163,10 @@ struct OperatorGRPCServer: Service {
       security: .mutualTLS(
         identity: identity, verifier: SPIFFEPeerVerifier(trustBundle: anchors, requirement: .anyIdentity)),
       services: [service])
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      if let renewal { group.addTask { try await renewal.keepRenewing(identity) } }
-      group.addTask {
-        if let address = await server.transport.listeningAddress {
-          let port = address.ipv4?.port ?? address.ipv6?.port ?? 0
-          logger.info("Starting gRPC server on port \(port)")
-          readiness.markReady(OperatorServer.apiTarget)
-          await onListening(port)
-        }
-      }
-      try await withGracefulShutdownHandler {
-        try await server.serve()
-      } onGracefulShutdown: {
-        server.beginGracefulShutdown()
-      }
-      group.cancelAll()
-    }
+    try await server.serveUntilShutdown(
+      readiness: readiness, target: OperatorServer.apiTarget, logger: logger,
+      listening: { _, port in "Starting gRPC server on port \(port)" }, onListening: onListening,
+      alongside: renewal.map { renewal in [{ try await renewal.keepRenewing(identity) }] } ?? [])
   }
 }
 

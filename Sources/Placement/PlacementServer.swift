@@ -72,7 +72,7 @@ public enum PlacementServer {
     if options.tlsEnabled {
       let anchors = try TrustBundleWatcher(path: options.trustAnchorsFile, logger: environment.logger(subscope: "security"))
       services.append(anchors)
-      let (sentryHost, sentryPort) = try hostAndPort(options.sentryAddress)
+      let (sentryHost, sentryPort) = try hostAndPort(options.sentryAddress, name: "--sentry-address")
       let svid = SVIDClient(
         request: .init(
           appID: "dapr-placement", namespace: namespace, trustDomain: options.trustDomain,
@@ -94,16 +94,6 @@ public enum PlacementServer {
     return services
   }
 
-  static func hostAndPort(_ address: String) throws -> (String, Int) {
-    guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-      throw ValidationError("--sentry-address must be host:port, not \(address)")
-    }
-    var host = String(address[..<colon])
-    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-    return (host, port)
-  }
-
-  static func listenHost(_ address: String) -> String { address.isEmpty ? "0.0.0.0" : address }
 }
 
 /// Serves `dapr.proto.placement.v1.Placement`; on shutdown every stream ends with `Unavailable`, as Dapr.
@@ -154,25 +144,12 @@ struct PlacementGRPCServer: Service {
       // the flush timer it would arm per write costs more than the flush it saves.
       config.connection.flushCoalescing = nil
     }
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      if let (svid, identity) = renewal {
-        group.addTask { try await svid.keepRenewing(identity) }
-      }
-      group.addTask {
-        if let address = await server.transport.listeningAddress {
-          logger.info("Placement service started on port \(address.ipv4?.port ?? address.ipv6?.port ?? port)")
-          readiness.markReady(PlacementServer.serverTarget)
-          await onListening(address.ipv4?.port ?? address.ipv6?.port ?? port)
-        }
-      }
-      try await withGracefulShutdownHandler {
-        try await server.serve()
-      } onGracefulShutdown: {
-        hub.endAll(RPCError(code: .unavailable, message: "placement service is shutting down"))
-        server.beginGracefulShutdown()
-      }
-      group.cancelAll()
-    }
+    let hub = self.hub
+    try await server.serveUntilShutdown(
+      readiness: readiness, target: PlacementServer.serverTarget, logger: logger,
+      listening: { _, port in "Placement service started on port \(port)" }, onListening: onListening,
+      onShutdown: { hub.endAll(RPCError(code: .unavailable, message: "placement service is shutting down")) },
+      alongside: renewal.map { svid, identity in [{ try await svid.keepRenewing(identity) }] } ?? [])
   }
 }
 

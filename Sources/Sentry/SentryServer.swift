@@ -154,24 +154,10 @@ struct SentryGRPCServer: Service {
     guard let first else { return }
     let current = LatestValue(first)
     let server = SecureGRPC.server(host: host, port: port, security: .tls(identity: current), services: [service])
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask {
-        for await identity in serving.identity.updates() { if let identity { current.set(identity) } }
-      }
-      group.addTask {
-        if let address = await server.transport.listeningAddress {
-          logger.info("Running gRPC server on \(address)")
-          readiness.markReady(SentryServer.serverTarget)
-        }
-      }
-      // A graceful shutdown stops accepting calls and lets running ones finish; then the helpers stop too.
-      try await withGracefulShutdownHandler {
-        try await server.serve()
-      } onGracefulShutdown: {
-        server.beginGracefulShutdown()
-      }
-      group.cancelAll()
-    }
+    try await server.serveUntilShutdown(
+      readiness: readiness, target: SentryServer.serverTarget, logger: logger,
+      listening: { address, _ in "Running gRPC server on \(address)" },
+      alongside: [{ for await identity in serving.identity.updates() { if let identity { current.set(identity) } } }])
   }
 }
 

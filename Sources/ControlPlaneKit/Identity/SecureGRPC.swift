@@ -1,10 +1,12 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Logging
 import NIOCertificateReloading
 import NIOCore
 import NIOHTTP2
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 import X509
 
@@ -249,6 +251,38 @@ extension SPIFFEPeerVerifier {
         let nioChain = try verified.chain.map { try NIOSSLCertificate(bytes: $0.derBytes, format: .der) }
         return .certificateVerified(VerificationMetadata(ValidatedCertificateChain(nioChain)))
       }
+    }
+  }
+}
+
+extension GRPCServer where Transport == SecureGRPC.ServerTransport {
+  /// Serves until the service group shuts down: marks `target` ready (and logs `listening(address, port)`) once the
+  /// server listens, runs `alongside` tasks meanwhile (certificate renewals), and on shutdown calls `onShutdown`,
+  /// stops accepting calls and lets running ones finish before the helpers stop too.
+  public func serveUntilShutdown(
+    readiness: ReadinessTargets, target: String, logger: Logger,
+    listening: @escaping @Sendable (_ address: String, _ port: Int) -> String,
+    onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+    onShutdown: @escaping @Sendable () -> Void = {},
+    alongside: [@Sendable () async throws -> Void] = []
+  ) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for task in alongside { group.addTask { try await task() } }
+      group.addTask {
+        if let address = await self.transport.listeningAddress {
+          let port = address.ipv4?.port ?? address.ipv6?.port ?? 0
+          logger.info("\(listening("\(address)", port))")
+          readiness.markReady(target)
+          await onListening(port)
+        }
+      }
+      try await withGracefulShutdownHandler {
+        try await self.serve()
+      } onGracefulShutdown: {
+        onShutdown()
+        self.beginGracefulShutdown()
+      }
+      group.cancelAll()
     }
   }
 }

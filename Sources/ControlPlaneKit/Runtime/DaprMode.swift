@@ -26,3 +26,14 @@ public enum ProcessFacts {
 public func listenHost(_ address: String) -> String {
   address.isEmpty ? "0.0.0.0" : address
 }
+
+/// `host:port` (an IPv6 host in brackets), as Dapr's address flags and variables take it; `name` says where the
+/// address came from in the error.
+public func hostAndPort(_ address: String, name: String) throws -> (host: String, port: Int) {
+  guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+    (0...65535).contains(port)
+  else { throw ValidationError("\(name) must be host:port, not \(address)") }
+  var host = String(address[..<colon])
+  if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+  return (host, port)
+}

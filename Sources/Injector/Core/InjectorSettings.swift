@@ -1,3 +1,4 @@
+import ControlPlaneKit
 import Foundation
 import Kubernetes
 
@@ -35,7 +36,7 @@ public struct InjectorSettings: Hashable, Sendable {
   public init(environment: [String: String], warnings: inout [String]) {
     func flag(_ name: String, _ fallback: Bool) -> Bool {
       guard let value = environment[name], !value.isEmpty else { return fallback }
-      return AnnotationValue.isTruthy(value)
+      return ProcessFacts.isTruthy(value)
     }
     if let image = environment["SIDECAR_IMAGE"], !image.isEmpty { sidecarImage = image }
     if let policy = environment["SIDECAR_IMAGE_PULL_POLICY"] {

@@ -1,3 +1,4 @@
+import ControlPlaneKit
 import Kubernetes
 
 /// One RFC 6902 operation (the injector only adds).
@@ -76,7 +77,7 @@ public struct PatchPlanner: Sendable {
       namespace: (metadata["namespace"]?.stringValue).flatMap { $0.isEmpty ? nil : $0 } ?? namespace,
       pod: object)
     let container = sidecar.container(&annotations)
-    let native = annotations.string("enable-native-sidecar").map(AnnotationValue.isTruthy) ?? settings.nativeSidecars
+    let native = annotations.string("enable-native-sidecar").map(ProcessFacts.isTruthy) ?? settings.nativeSidecars
 
     var operations: [PatchOperation] = []
     if containers.isEmpty { operations.append(.add("/spec/containers", [])) }

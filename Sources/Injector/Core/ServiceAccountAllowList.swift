@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -34,7 +35,7 @@ public struct ServiceAccountAllowList: Hashable, Sendable {
   public init(extra: [String] = []) throws(InjectionError) {
     var patterns: [Pattern] = []
     for entry in Self.builtIn + extra.flatMap({ $0.split(separator: ",").map(String.init) }) {
-      let trimmed = entry.trimmedSpaces
+      let trimmed = entry.trimmingCharacters(in: .whitespacesAndNewlines)
       guard !trimmed.isEmpty else { continue }
       let parts = trimmed.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
       guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {

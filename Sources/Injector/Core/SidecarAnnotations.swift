@@ -1,10 +1,8 @@
+import ControlPlaneKit
+import Foundation
+
 /// How Dapr reads annotation values.
 public enum AnnotationValue {
-  /// y, yes, true, t, on, 1 (any case, trimmed) are true; anything else is false.
-  public static func isTruthy(_ value: String) -> Bool {
-    ["y", "yes", "true", "t", "on", "1"].contains(value.trimmedSpaces.lowercased())
-  }
-
   /// Quotes and spaces stripped, so `""` counts as empty (the placement and scheduler addresses).
   static func unquoted(_ value: String) -> String {
     value.filter { $0 != "\"" && $0 != "'" && $0 != " " }
@@ -33,26 +31,16 @@ public struct SidecarAnnotations: Sendable {
   }
 
   public func bool(_ key: String, default fallback: Bool = false) -> Bool {
-    string(key).map(AnnotationValue.isTruthy) ?? fallback
+    string(key).map(ProcessFacts.isTruthy) ?? fallback
   }
 
   /// An integer; a value that is not one keeps `fallback` and records a warning naming the annotation.
   public mutating func int(_ key: String, default fallback: Int? = nil) -> Int? {
     guard let raw = string(key) else { return fallback }
-    guard let value = Int(raw.trimmedSpaces) else {
+    guard let value = Int(raw.trimmingCharacters(in: .whitespacesAndNewlines)) else {
       warnings.append("annotation \(Self.prefix)\(key) is not an integer (\"\(raw)\"); using the default")
       return fallback
     }
     return value
-  }
-}
-
-extension String {
-  /// Without leading and trailing spaces, tabs and line breaks.
-  var trimmedSpaces: String {
-    var slice = Substring(self)
-    while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
-    while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
-    return String(slice)
   }
 }

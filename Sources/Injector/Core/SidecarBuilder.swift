@@ -1,3 +1,4 @@
+import Foundation
 import Kubernetes
 
 /// Builds the `daprd` container, its volumes and the app containers' changes, with Dapr's flags, env, ports,
@@ -219,7 +220,7 @@ struct SidecarBuilder {
 
   /// `K=V,...` split only at a comma followed by `IDENT=`, so values may hold `,` and `=`.
   static func splitEnv(_ text: String) -> [(String, String)] {
-    guard !text.trimmedSpaces.isEmpty else { return [] }
+    guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
     var entries: [String] = []
     var current = ""
     var index = text.startIndex
@@ -235,11 +236,11 @@ struct SidecarBuilder {
     }
     entries.append(current)
     return entries.compactMap { entry in
-      let trimmed = entry.trimmedSpaces
+      let trimmed = entry.trimmingCharacters(in: .whitespacesAndNewlines)
       guard let equals = trimmed.firstIndex(of: "=") else { return nil }
-      let name = String(trimmed[..<equals]).trimmedSpaces
+      let name = String(trimmed[..<equals]).trimmingCharacters(in: .whitespacesAndNewlines)
       guard !name.isEmpty else { return nil }
-      return (name, String(trimmed[trimmed.index(after: equals)...]).trimmedSpaces)
+      return (name, String(trimmed[trimmed.index(after: equals)...]).trimmingCharacters(in: .whitespacesAndNewlines))
     }
   }
 
@@ -363,7 +364,7 @@ struct SidecarBuilder {
     let podVolumes = Set((spec["volumes"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
     for (key, readOnly) in [("volume-mounts", true), ("volume-mounts-rw", false)] {
       for entry in (annotations.string(key) ?? "").split(separator: ",") {
-        let parts = entry.split(separator: ":", maxSplits: 1).map { String($0).trimmedSpaces }
+        let parts = entry.split(separator: ":", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
         // Volumes the pod does not have are skipped, as in Dapr.
         guard parts.count == 2, podVolumes.contains(parts[0]) else { continue }
         mounts.append(["name": .string(parts[0]), "mountPath": .string(parts[1]), "readOnly": .bool(readOnly)])
@@ -380,7 +381,7 @@ struct SidecarBuilder {
     var annotations = annotations
     let grpc = grpcPort(&annotations)
     let components = Set(
-      (annotations.string("pluggable-components") ?? "").split(separator: ",").map { String($0).trimmedSpaces })
+      (annotations.string("pluggable-components") ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) })
     var variables: [(String, String)] = [("DAPR_HTTP_PORT", "\(PatchPlanner.httpPort)"), ("DAPR_GRPC_PORT", "\(grpc)")]
     if let appProtocol = appProtocolEnv(annotations) { variables.append(("APP_PROTOCOL", appProtocol)) }
     let socketPath = annotations.nonEmpty("unix-domain-socket-path")

@@ -1,3 +1,4 @@
+import ControlPlaneKit
 import Foundation
 import Kubernetes
 
@@ -8,7 +9,7 @@ public enum ServicePlanner {
   public static func desired(for workload: JSONValue) -> (appID: String, service: JSONValue)? {
     let template = workload["spec"]?["template"]
     let annotations = (template?["metadata"]?["annotations"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
-    guard let enabled = annotations["dapr.io/enabled"], isTruthy(enabled) else { return nil }
+    guard let enabled = annotations["dapr.io/enabled"], ProcessFacts.isTruthy(enabled) else { return nil }
     let name = workload["metadata"]?["name"]?.stringValue ?? ""
     let appID = annotations["dapr.io/app-id"].flatMap { $0.isEmpty ? nil : $0 } ?? name
     guard !appID.isEmpty, let kind = workload["kind"]?.stringValue, let uid = workload["metadata"]?["uid"] else {
@@ -17,7 +18,7 @@ public enum ServicePlanner {
     func port(_ key: String, _ fallback: Int64) -> Int64 { annotations[key].flatMap { Int64($0) } ?? fallback }
 
     var serviceAnnotations: JSONObject = ["dapr.io/app-id": .string(appID)]
-    if annotations["dapr.io/enable-metrics"].map(isTruthy) ?? true {
+    if annotations["dapr.io/enable-metrics"].map(ProcessFacts.isTruthy) ?? true {
       serviceAnnotations["prometheus.io/probe"] = "true"
       serviceAnnotations["prometheus.io/scrape"] = "true"
       serviceAnnotations["prometheus.io/port"] = .string(String(port("dapr.io/metrics-port", 9090)))
@@ -57,10 +58,6 @@ public enum ServicePlanner {
 
   static func servicePort(_ name: String, _ port: Int64, _ target: Int64) -> JSONValue {
     ["name": .string(name), "port": .int(port), "targetPort": .int(target), "protocol": "TCP"]
-  }
-
-  static func isTruthy(_ value: String) -> Bool {
-    ["y", "yes", "true", "t", "on", "1"].contains(value.lowercased())
   }
 
   /// `dapr.io/sidecar-svc-annotations`: `key=value` pairs separated by commas.
