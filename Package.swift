@@ -282,11 +282,13 @@ let package = Package(
       name: "InjectorTests",
       dependencies: [
         "Injector", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport",
+        .product(name: "Yams", package: "Yams"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "Logging", package: "swift-log"),
-      ]
+      ],
+      exclude: ["Fixtures"]
     ),
     .testTarget(
       name: "OperatorTests",

@@ -67,6 +67,10 @@ public enum InjectorServer {
         return configuration
       }(), logger: environment.logger(subscope: "configuration"))
 
+    // Components with a container annotation, for `dapr.io/inject-pluggable-components`; Dapr lists the
+    // namespace's Components on every such review instead.
+    let components = componentsInformer(client: client, namespace: nil, logger: environment.logger(subscope: "components"))
+
     let frozenSettings = settings
     let allowedUIDs = LatestValue<Set<String>>([])
     @Sendable func handler() -> AdmissionReviewHandler {
@@ -76,7 +80,8 @@ public enum InjectorServer {
         planner: PatchPlanner(
           settings: frozenSettings, trustAnchors: (try? anchors.bundle.current.pemEncoded()) ?? "",
           mTLSEnabled: mTLS.current),
-        allowList: list)
+        allowList: list,
+        pluggableComponents: pluggableComponents(components))
     }
     let current = LatestValue(handler())
 
@@ -97,7 +102,7 @@ public enum InjectorServer {
 
     let metrics = InjectorMetrics(registry: environment.metrics)
     return [
-      KubernetesClientCloser(client: client), anchors, configurations,
+      KubernetesClientCloser(client: client), anchors, configurations, components,
       HandlerRefresher(
         anchors: anchors, configurations: configurations, mTLS: mTLS, rebuild: { current.set(handler()) }),
       AllowListUIDs(
@@ -111,6 +116,35 @@ public enum InjectorServer {
         logger: environment.logger(subscope: "webhook"), onListening: onListening),
     ]
   }
+}
+
+extension InjectorServer {
+  /// The Components of `namespace` (nil: all), keeping only what pluggable-component injection needs.
+  static func componentsInformer(client: KubernetesClient, namespace: String?, logger: Logger) -> Informer<DaprComponent> {
+    var configuration = InformerConfiguration<DaprComponent>()
+    configuration.transform = pluggableComponentFacts
+    return Informer(client: client, namespace: namespace, configuration: configuration, logger: logger)
+  }
+
+  /// A namespace's pluggable components, from the informer's cache.
+  static func pluggableComponents(_ informer: Informer<DaprComponent>) -> @Sendable (String) -> [PluggableComponent] {
+    { namespace in
+      informer.store.values.filter { $0.metadata.namespace == namespace }.compactMap(PluggableComponent.init)
+    }
+  }
+}
+
+/// What the injector keeps of a Component: its name, namespace, scopes and container annotation.
+@Sendable func pluggableComponentFacts(_ component: DaprComponent) -> DaprComponent {
+  let metadata = component.metadata
+  var kept: JSONObject = [:]
+  for key in ["name", "namespace", "resourceVersion"] { kept[key] = metadata.json[key] }
+  if let container = metadata.annotations?[PluggableComponent.containerAnnotation] {
+    kept["annotations"] = [PluggableComponent.containerAnnotation: .string(container)]
+  }
+  var json: JSONObject = ["metadata": .object(kept)]
+  json["scopes"] = component.json["scopes"]
+  return DaprComponent(json: json)
 }
 
 /// Rebuilds the review handler when the trust anchors or the `daprsystem` mTLS setting change; the setting is read

@@ -16,7 +16,7 @@ struct TestRoleBinding: KubernetesObject {
 }
 
 /// The injector against the real test API server: the caBundle is patched at start-up, Pods a Deployment's
-/// ReplicaSet creates get the sidecar, and a Pod a user outside the allow-list creates does not.
+/// ReplicaSet creates get the sidecar (and the pluggable component they ask for), and a Pod a user outside the allow-list creates does not.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct InjectorIntegrationTests {
   static func containers(_ pod: Pod) -> [String] {
     (pod.json["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
@@ -42,22 +42,26 @@ struct TestRoleBinding: KubernetesObject {
     let anchors = try TrustBundleWatcher(path: anchorsFile.path, logger: Logger(label: "test"))
     let readiness = ReadinessTargets([InjectorWebhook.readinessTarget, InjectorServer.webhookConfigurationTarget])
     let listening = Signal<Int>()
+    try await cluster.installDaprCRDs(admin)
+    let components = InjectorServer.componentsInformer(client: admin, namespace: ns, logger: Logger(label: "test"))
     let webhook = InjectorWebhook(
       host: "127.0.0.1", port: 0,
       identity: LatestValue(try ca.issue(spiffeID: nil, ipAddresses: [[127, 0, 0, 1]], keyType: .rsa2048)),
       handler: LatestValue(
         AdmissionReviewHandler(
           planner: PatchPlanner(settings: InjectorSettings(), trustAnchors: pem),
-          allowList: try ServiceAccountAllowList())),
+          allowList: try ServiceAccountAllowList(),
+          pluggableComponents: InjectorServer.pluggableComponents(components))),
       metrics: InjectorMetrics(registry: MetricsRegistry(includeProcessMetrics: false)), readiness: readiness,
       logger: Logger(label: "dapr.injector"), onListening: { listening.fire($0) })
     let patcher = CABundlePatcher(client: admin, anchors: anchors, readiness: readiness, logger: Logger(label: "test"))
     try? await admin.delete(MutatingWebhookConfiguration.self, name: InjectorServer.webhookConfigurationName)
     #expect(readiness.notReady.contains(InjectorServer.webhookConfigurationTarget))
 
-    try await withRunningServices([anchors, webhook, patcher]) {
+    try await withRunningServices([anchors, components, webhook, patcher]) {
       try await Self.exercise(
-        admin: admin, cluster: cluster, ns: ns, port: try await listening.value(), readiness: readiness, pem: pem)
+        admin: admin, cluster: cluster, ns: ns, port: try await listening.value(), readiness: readiness, pem: pem,
+        components: components)
     }
     try? await admin.delete(MutatingWebhookConfiguration.self, name: InjectorServer.webhookConfigurationName)
     try? await admin.delete(Namespace.self, namespace: nil, name: ns)
@@ -66,7 +70,7 @@ struct TestRoleBinding: KubernetesObject {
 
   static func exercise(
     admin: KubernetesClient, cluster: LocalKubernetes.Cluster, ns: String, port: Int, readiness: ReadinessTargets,
-    pem: String
+    pem: String, components: Informer<DaprComponent>
   ) async throws {
     // As the chart installs it: no caBundle; the injector puts it there.
     var configuration = MutatingWebhookConfiguration(name: InjectorServer.webhookConfigurationName)
@@ -85,21 +89,34 @@ struct TestRoleBinding: KubernetesObject {
     let stored = try await admin.get(MutatingWebhookConfiguration.self, name: InjectorServer.webhookConfigurationName)
     #expect(stored.webhooks?.first?.clientConfig.caBundle == Data(pem.utf8).base64EncodedString())
 
-    // A Deployment: the ReplicaSet controller creates the Pod, and it is stored with daprd.
+    // A pluggable component whose container the Deployment's Pods ask for.
+    var component = DaprComponent(name: "audit", namespace: ns)
+    component.metadata.annotations = [
+      PluggableComponent.containerAnnotation: #"{"name":"audit-store","image":"shop/audit:3"}"#
+    ]
+    component.spec.type = "state.audit"
+    component.spec.version = "v1"
+    component.spec.metadata = []
+    _ = try await admin.create(component)
+    try await eventually("the injector's cache has the Component") { !components.store.isEmpty }
+
+    // A Deployment: the ReplicaSet controller creates the Pod, and it is stored with daprd and the component.
     var deployment = Deployment(name: "web", namespace: ns)
     deployment.spec.replicas = 1
     var selector = LabelSelector()
     selector.matchLabels = ["app": "web"]
     deployment.spec.selector = selector
     deployment.spec.template.metadata.labels = ["app": "web"]
-    deployment.spec.template.metadata.annotations = ["dapr.io/enabled": "true", "dapr.io/app-id": "web"]
+    deployment.spec.template.metadata.annotations = [
+      "dapr.io/enabled": "true", "dapr.io/app-id": "web", "dapr.io/inject-pluggable-components": "true",
+    ]
     deployment.spec.template.spec.containers = [Container(name: "app", image: "nginx")]
     _ = try await admin.create(deployment)
     try await eventually("the Deployment's Pod exists", within: .seconds(60)) {
       try await !admin.list(Pod.self, namespace: ns).items.isEmpty
     }
     let pod = try #require(try await admin.list(Pod.self, namespace: ns).items.first)
-    #expect(Self.containers(pod) == ["app", "daprd"])
+    #expect(Self.containers(pod) == ["app", "daprd", "audit-store"])
     #expect(pod.metadata.labels?["dapr.io/sidecar-injected"] == "true")
 
     // A user outside the allow-list: the Pod is admitted without a sidecar.

@@ -312,7 +312,11 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
       ])
     let operations = try planned(pod).operations
     let envPaths = operations.filter { $0.path.contains("/env") }.map(\.path)
-    #expect(envPaths == ["/spec/containers/0/env/-", "/spec/containers/0/env/-", "/spec/containers/2/env"])
+    // The app variables for the app containers, then the socket folder for the component container.
+    #expect(
+      envPaths == [
+        "/spec/containers/0/env/-", "/spec/containers/0/env/-", "/spec/containers/2/env", "/spec/containers/1/env",
+      ])
     let env = try sidecar(operations)["env"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
     #expect(env?.last == "DAPR_COMPONENT_SOCKETS_FOLDER")
   }

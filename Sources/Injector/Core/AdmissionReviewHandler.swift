@@ -1,3 +1,4 @@
+import ControlPlaneKit
 import Foundation
 import Kubernetes
 
@@ -6,10 +7,17 @@ import Kubernetes
 public struct AdmissionReviewHandler: Sendable {
   public var planner: PatchPlanner
   public var allowList: ServiceAccountAllowList
+  /// The Components with a container annotation in a namespace (from a cache), read only for pods that ask for
+  /// `dapr.io/inject-pluggable-components`.
+  public var pluggableComponents: @Sendable (_ namespace: String) -> [PluggableComponent]
 
-  public init(planner: PatchPlanner, allowList: ServiceAccountAllowList) {
+  public init(
+    planner: PatchPlanner, allowList: ServiceAccountAllowList,
+    pluggableComponents: @escaping @Sendable (_ namespace: String) -> [PluggableComponent] = { _ in [] }
+  ) {
     self.planner = planner
     self.allowList = allowList
+    self.pluggableComponents = pluggableComponents
   }
 
   public enum Outcome: Hashable, Sendable {
@@ -63,7 +71,11 @@ public struct AdmissionReviewHandler: Sendable {
     }
     let namespace = request["namespace"]?.stringValue ?? ""
     do throws(InjectionError) {
-      switch try planner.plan(pod: pod, namespace: namespace) {
+      let wantsComponents = pod["metadata"]?["annotations"]?["dapr.io/inject-pluggable-components"]?.stringValue
+        .map(ProcessFacts.isTruthy) ?? false
+      let podNamespace = pod["metadata"]?["namespace"]?.stringValue ?? ""
+      let components = wantsComponents ? pluggableComponents(podNamespace.isEmpty ? namespace : podNamespace) : []
+      switch try planner.plan(pod: pod, namespace: namespace, components: components) {
       case .skip(let reason):
         return answer(review: review, allowed: true, outcome: .notInjected(reason: reason))
       case .inject(let appID, let operations, let warnings):

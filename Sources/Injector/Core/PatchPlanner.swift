@@ -56,8 +56,12 @@ public struct PatchPlanner: Sendable {
   static let socketMountPath = "/var/run/dapr-sockets"
   static let knownProtocols: Set<String> = ["http", "grpc", "https", "grpcs", "h2c"]
 
-  /// The plan for `pod` in `namespace` (the request's namespace when the pod has none).
-  public func plan(pod: JSONValue, namespace: String) throws(InjectionError) -> InjectionPlan {
+  /// The plan for `pod` in `namespace` (the request's namespace when the pod has none); `components` are the
+  /// namespace's Components with a container annotation, used when the pod asks for
+  /// `dapr.io/inject-pluggable-components`.
+  public func plan(
+    pod: JSONValue, namespace: String, components: [PluggableComponent] = []
+  ) throws(InjectionError) -> InjectionPlan {
     guard let object = pod.objectValue else { throw InjectionError("could not unmarshal raw object: not a JSON object") }
     let metadata = object["metadata"]?.objectValue ?? [:]
     let spec = object["spec"]?.objectValue ?? [:]
@@ -76,6 +80,10 @@ public struct PatchPlanner: Sendable {
       settings: settings, trustAnchors: trustAnchors, mTLSEnabled: mTLSEnabled, appID: appID,
       namespace: (metadata["namespace"]?.stringValue).flatMap { $0.isEmpty ? nil : $0 } ?? namespace,
       pod: object)
+    let pluggable = PluggableComponentsPlan(
+      containers: containers, annotations: annotations, appID: appID, components: components,
+      folder: sidecar.socketsFolder(annotations))
+    if !pluggable.isEmpty { sidecar.componentsSocketMount = pluggable.mount }
     let container = sidecar.container(&annotations)
     let native = annotations.string("enable-native-sidecar").map(ProcessFacts.isTruthy) ?? settings.nativeSidecars
 
@@ -110,7 +118,11 @@ public struct PatchPlanner: Sendable {
         .string(annotations.bool("enable-metrics", default: true) ? "true" : "false")))
 
     operations += sidecar.appContainerOperations(containers: containers, annotations: annotations)
-    return .inject(appID: appID, operations: operations, warnings: annotations.warnings + sidecar.warnings)
+    operations += pluggable.operations(
+      containers: containers, podVolumes: existingVolumes.union(newVolumes.compactMap { $0["name"]?.stringValue }),
+      volumesExist: spec["volumes"]?.arrayValue != nil || !newVolumes.isEmpty)
+    return .inject(
+      appID: appID, operations: operations, warnings: annotations.warnings + sidecar.warnings + pluggable.warnings)
   }
 
   /// The app id: the annotation, else the pod's name; `<id>-dapr` must be a DNS-1123 label.

@@ -11,6 +11,8 @@ struct SidecarBuilder {
   let namespace: String
   let pod: JSONObject
   private(set) var warnings: [String] = []
+  /// The shared pluggable-component socket mount, when the pod has or gets component containers.
+  var componentsSocketMount: JSONValue?
 
   init(
     settings: InjectorSettings, trustAnchors: String, mTLSEnabled: Bool, appID: String, namespace: String,
@@ -45,7 +47,6 @@ struct SidecarBuilder {
     let grpc = grpcPort(&annotations)
     let internalGRPC = annotations.int("internal-grpc-port", default: 50002)!
     let metricsPort = annotations.int("metrics-port", default: 9090)!
-    let metricsEnabled = annotations.bool("enable-metrics", default: true)
     let debugEnabled = annotations.bool("enable-debug")
     let debugPort = annotations.int("debug-port", default: 40000)!
     let flags = self.flags(&annotations, grpc: grpc, internalGRPC: internalGRPC, metricsPort: metricsPort)
@@ -202,8 +203,8 @@ struct SidecarBuilder {
       keys.append(name)
     }
     if !keys.isEmpty { env.append(["name": "DAPR_ENV_KEYS", "value": .string(keys.joined(separator: " "))]) }
-    if annotations.nonEmpty("pluggable-components") != nil || annotations.bool("inject-pluggable-components") {
-      env.append(["name": "DAPR_COMPONENT_SOCKETS_FOLDER", "value": .string(socketsFolder(annotations))])
+    if let mount = componentsSocketMount {
+      env.append(["name": .string(PluggableComponentsPlan.folderVariable), "value": mount["mountPath"] ?? ""])
     }
     if let secret = annotations.nonEmpty("api-token-secret") {
       env.append(["name": "DAPR_API_TOKEN", "valueFrom": ["secretKeyRef": ["name": .string(secret), "key": "token"]]])
@@ -370,6 +371,7 @@ struct SidecarBuilder {
         mounts.append(["name": .string(parts[0]), "mountPath": .string(parts[1]), "readOnly": .bool(readOnly)])
       }
     }
+    if let componentsSocketMount { mounts.append(componentsSocketMount) }
     return mounts
   }
 
@@ -380,8 +382,7 @@ struct SidecarBuilder {
   func appContainerOperations(containers: [JSONValue], annotations: SidecarAnnotations) -> [PatchOperation] {
     var annotations = annotations
     let grpc = grpcPort(&annotations)
-    let components = Set(
-      (annotations.string("pluggable-components") ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) })
+    let components = PluggableComponentsPlan.names(annotations)
     var variables: [(String, String)] = [("DAPR_HTTP_PORT", "\(PatchPlanner.httpPort)"), ("DAPR_GRPC_PORT", "\(grpc)")]
     if let appProtocol = appProtocolEnv(annotations) { variables.append(("APP_PROTOCOL", appProtocol)) }
     let socketPath = annotations.nonEmpty("unix-domain-socket-path")
