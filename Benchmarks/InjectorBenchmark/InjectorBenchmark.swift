@@ -11,6 +11,7 @@ import X509
 /// - `InjectorBenchmark review FILE`: a realistic AdmissionReview (a Deployment's pod with `dapr.io/*` annotations and
 ///   managedFields, 3-4 KB) for wrk to post.
 /// - `InjectorBenchmark response REVIEW FILE`: the webhook's answer to that review, for nginx to serve statically.
+/// - `InjectorBenchmark time REVIEW`: what parsing and answering that review cost on one core, without the network.
 /// - `InjectorBenchmark serve PORT CERT KEY`: the real webhook (the same `InjectorWebhook` the injector runs) on
 ///   HTTPS with the given certificate, until SIGTERM.
 @main
@@ -25,12 +26,29 @@ struct InjectorBenchmark {
       let body = try Data(contentsOf: URL(fileURLWithPath: arguments[1]))
       try handler().handle(body: body, contentType: "application/json").body.write(
         to: URL(fileURLWithPath: arguments[2]))
+    case "time" where arguments.count == 2:
+      try time(review: Data(contentsOf: URL(fileURLWithPath: arguments[1])))
     case "serve" where arguments.count == 4:
       try await serve(port: Int(arguments[1]) ?? 0, certificate: arguments[2], key: arguments[3])
     default:
-      print("usage: InjectorBenchmark review FILE | response REVIEW FILE | serve PORT CERT KEY")
+      print("usage: InjectorBenchmark review FILE | response REVIEW FILE | time REVIEW | serve PORT CERT KEY")
       exit(2)
     }
+  }
+
+  /// The review's costs without the network, on one core: parsing it, and answering it (parse, plan, encode).
+  static func time(review body: Data) throws {
+    let handler = try handler()
+    let rounds = 5000
+    func perReview(_ work: () throws -> Void) rethrows -> String {
+      for _ in 0..<500 { try work() }
+      let started = ContinuousClock.now
+      for _ in 0..<rounds { try work() }
+      let micros = (ContinuousClock.now - started) / rounds / .microseconds(1)
+      return String(format: "%.1f µs", micros)
+    }
+    print("parse (JSONSerialization, then JSONValue): \(try perReview { _ = try JSONCoding.parse(body) })")
+    print("answer (parse, plan, encode): \(perReview { _ = handler.handle(body: body, contentType: "application/json") })")
   }
 
   static func handler() throws -> AdmissionReviewHandler {

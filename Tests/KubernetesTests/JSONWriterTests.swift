@@ -7,6 +7,7 @@ import Testing
     "Written JSON parses back to the same value",
     arguments: [
       JSONValue.string("quote \" backslash \\ newline \n tab \t bell \u{07} slash / é 🎉"),
+      .string("\"escapes at both ends\u{1F}"), .string(""), .string(String(repeating: "long run ", count: 500)),
       ["a": [1, 2.5, true, false, nil, "x"], "b": ["c": [:], "d": []], "": "empty key"],
       .int(-42), .int(Int64.max), .double(1e-7), .array([]),
     ])

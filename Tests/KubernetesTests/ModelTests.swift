@@ -85,6 +85,8 @@ import Testing
   @Test func jsonPatchPathsEscapeSlashesAndTildes() {
     #expect(JSONPatchOperation.escape("dapr.io/app-id") == "dapr.io~1app-id")
     #expect(JSONPatchOperation.escape("a~b") == "a~0b")
+    #expect(JSONPatchOperation.escape("~/~1é") == "~0~1~01é")
+    #expect(JSONPatchOperation.escape("plain") == "plain")
   }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -59,9 +60,23 @@ public enum ControlPlaneProcess {
   /// Runs Swift Concurrency's tasks on NIO's event-loop threads instead of a separate pool, so that a request's
   /// handler runs on the thread that read it: no thread hop per RPC, fewer threads, less memory. Call first thing
   /// in `main`, on the main thread, before any task is created.
+  /// There is one event loop per CPU the process may use: NIO counts the machine's cores and cgroup quotas but not
+  /// the affinity mask (`taskset`, cpusets), and two loops time-sharing one core only add switches.
   @MainActor
   public static func runTasksOnEventLoops() {
+    if let allowed = allowedCPUCount, allowed > 0, allowed < System.coreCount {
+      NIOSingletons.groupLoopCountSuggestion = allowed
+    }
     _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+  }
+
+  /// How many CPUs the process's affinity mask allows (`Cpus_allowed` in `/proc/self/status`), when known.
+  public static var allowedCPUCount: Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") })
+    else { return nil }
+    let mask = line.dropFirst("Cpus_allowed:".count).filter { $0.isHexDigit }
+    return mask.reduce(0) { $0 + ($1.hexDigitValue ?? 0).nonzeroBitCount }
   }
 
   /// Sets up logging (Dapr's format) and metrics (one Prometheus registry, also behind swift-metrics) for the

@@ -79,8 +79,9 @@ public struct AdmissionReviewHandler: Sendable {
       case .skip(let reason):
         return answer(review: review, allowed: true, outcome: .notInjected(reason: reason))
       case .inject(let appID, let operations, let warnings):
-        let patch = (try? JSONCoding.encode(JSONValue.array(operations.map(\.jsonValue)))) ?? Data("[]".utf8)
-        return answer(review: review, allowed: true, patch: patch, outcome: .injected(appID: appID, warnings: warnings))
+        return answer(
+          review: review, allowed: true, patch: PatchOperation.json(operations),
+          outcome: .injected(appID: appID, warnings: warnings))
       }
     } catch {
       let appID = pod["metadata"]?["annotations"]?["dapr.io/app-id"]?.stringValue ?? ""
@@ -88,23 +89,35 @@ public struct AdmissionReviewHandler: Sendable {
     }
   }
 
+  /// The AdmissionReview answer, written in one pass; the patch's base64 text goes in without a detour through
+  /// a `String`.
   func answer(
     review: JSONValue?, allowed: Bool, message: String? = nil, patch: Data? = nil, outcome: Outcome
   ) -> Answer {
-    var response: JSONObject = ["allowed": .bool(allowed)]
-    if let uid = review?["request"]?["uid"] { response["uid"] = uid }
-    if let message { response["status"] = ["message": .string(message)] }
-    if let patch {
-      response["patchType"] = "JSONPatch"
-      response["patch"] = .string(patch.base64EncodedString())
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(256 + (patch?.count ?? 0) * 4 / 3)
+    bytes.append(contentsOf: #"{"apiVersion":"#.utf8)
+    (review?["apiVersion"] ?? "admission.k8s.io/v1").write(into: &bytes)
+    bytes.append(contentsOf: #","kind":"#.utf8)
+    (review?["kind"] ?? "AdmissionReview").write(into: &bytes)
+    bytes.append(contentsOf: #","response":{"allowed":"#.utf8)
+    bytes.append(contentsOf: (allowed ? "true" : "false").utf8)
+    if let uid = review?["request"]?["uid"] {
+      bytes.append(contentsOf: #","uid":"#.utf8)
+      uid.write(into: &bytes)
     }
-    let object: JSONValue = [
-      "apiVersion": review?["apiVersion"] ?? "admission.k8s.io/v1",
-      "kind": review?["kind"] ?? "AdmissionReview",
-      "response": .object(response),
-    ]
-    let body = (try? JSONCoding.encode(object)) ?? Data()
-    return Answer(status: 200, contentType: "application/json", body: body, outcome: outcome)
+    if let message {
+      bytes.append(contentsOf: #","status":{"message":"#.utf8)
+      JSONValue.string(message).write(into: &bytes)
+      bytes.append(UInt8(ascii: "}"))
+    }
+    if let patch {
+      bytes.append(contentsOf: #","patchType":"JSONPatch","patch":""#.utf8)
+      bytes.append(contentsOf: patch.base64EncodedData())
+      bytes.append(UInt8(ascii: "\""))
+    }
+    bytes.append(contentsOf: "}}".utf8)
+    return Answer(status: 200, contentType: "application/json", body: Data(bytes), outcome: outcome)
   }
 
   static func plain(_ status: Int, _ message: String, _ outcome: Outcome) -> Answer {

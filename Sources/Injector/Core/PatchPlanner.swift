@@ -1,3 +1,4 @@
+import Foundation
 import ControlPlaneKit
 import Kubernetes
 
@@ -12,10 +13,25 @@ public struct PatchOperation: Hashable, Sendable, Encodable {
   /// The operation as JSON.
   public var jsonValue: JSONValue { ["op": .string(op), "path": .string(path), "value": value] }
 
-  /// A JSON Pointer token: `~` becomes `~0` and `/` becomes `~1`.
-  public static func escape(_ token: String) -> String {
-    token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+  /// The operations as a JSON Patch document, written in one pass.
+  public static func json(_ operations: [PatchOperation]) -> Data {
+    var bytes: [UInt8] = [UInt8(ascii: "[")]
+    for (index, operation) in operations.enumerated() {
+      if index > 0 { bytes.append(UInt8(ascii: ",")) }
+      bytes.append(contentsOf: #"{"op":"#.utf8)
+      JSONValue.string(operation.op).write(into: &bytes)
+      bytes.append(contentsOf: #","path":"#.utf8)
+      JSONValue.string(operation.path).write(into: &bytes)
+      bytes.append(contentsOf: #","value":"#.utf8)
+      operation.value.write(into: &bytes)
+      bytes.append(UInt8(ascii: "}"))
+    }
+    bytes.append(UInt8(ascii: "]"))
+    return Data(bytes)
   }
+
+  /// A JSON Pointer token: `~` becomes `~0` and `/` becomes `~1`.
+  public static func escape(_ token: String) -> String { JSONPatchOperation.escape(token) }
 }
 
 /// Why a pod cannot be injected; the webhook refuses it with this message.

@@ -221,41 +221,35 @@ struct SidecarBuilder {
 
   /// `K=V,...` split only at a comma followed by `IDENT=`, so values may hold `,` and `=`.
   static func splitEnv(_ text: String) -> [(String, String)] {
-    guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
-    var entries: [String] = []
-    var current = ""
-    var index = text.startIndex
-    while index < text.endIndex {
-      let character = text[index]
-      if character == ",", startsAssignment(text[text.index(after: index)...]) {
-        entries.append(current)
-        current = ""
-      } else {
-        current.append(character)
-      }
-      index = text.index(after: index)
+    let bytes = Array(text.utf8)
+    var entries: [ArraySlice<UInt8>] = []
+    var start = 0
+    for index in bytes.indices where bytes[index] == UInt8(ascii: ",") && startsAssignment(bytes[(index + 1)...]) {
+      entries.append(bytes[start..<index])
+      start = index + 1
     }
-    entries.append(current)
+    entries.append(bytes[start...])
     return entries.compactMap { entry in
-      let trimmed = entry.trimmingCharacters(in: .whitespacesAndNewlines)
-      guard let equals = trimmed.firstIndex(of: "=") else { return nil }
-      let name = String(trimmed[..<equals]).trimmingCharacters(in: .whitespacesAndNewlines)
+      guard let equals = entry.firstIndex(of: UInt8(ascii: "=")) else { return nil }
+      let name = String(decoding: entry[..<equals], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
       guard !name.isEmpty else { return nil }
-      return (name, String(trimmed[trimmed.index(after: equals)...]).trimmingCharacters(in: .whitespacesAndNewlines))
+      return (name, String(decoding: entry[(equals + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
   }
 
   /// Whether `text` begins (after spaces) with an environment variable name (upper-case letters, digits and `_`,
   /// not starting with a digit) followed by `=`. Lower-case words are taken as part of the previous value, so
   /// `OTEL_RESOURCE_ATTRIBUTES=x=1,y=2` stays one variable.
-  static func startsAssignment(_ text: Substring) -> Bool {
-    let rest = text.drop { $0 == " " }
-    func isNameCharacter(_ character: Character) -> Bool {
-      character.isASCII && (character.isUppercase || character.isNumber || character == "_")
+  static func startsAssignment(_ text: ArraySlice<UInt8>) -> Bool {
+    func isNameByte(_ byte: UInt8) -> Bool {
+      (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+        || byte == UInt8(ascii: "_")
     }
-    guard let first = rest.first, isNameCharacter(first), !first.isNumber else { return false }
-    let name = rest.prefix(while: isNameCharacter)
-    return rest.dropFirst(name.count).first == "="
+    let rest = text.drop { $0 == UInt8(ascii: " ") }
+    guard let first = rest.first, isNameByte(first), !(first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
+      return false
+    }
+    return rest.drop(while: isNameByte).first == UInt8(ascii: "=")
   }
 
   // === Security, probes, resources ===

@@ -365,7 +365,17 @@ public struct JSONPatchOperation: Codable, Hashable, Sendable {
 
   /// Escapes one path segment (`~` as `~0`, `/` as `~1`).
   public static func escape(_ segment: String) -> String {
-    segment.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    guard segment.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return segment }
+    var escaped: [UInt8] = []
+    escaped.reserveCapacity(segment.utf8.count + 4)
+    for byte in segment.utf8 {
+      switch byte {
+      case UInt8(ascii: "~"): escaped.append(contentsOf: "~0".utf8)
+      case UInt8(ascii: "/"): escaped.append(contentsOf: "~1".utf8)
+      default: escaped.append(byte)
+      }
+    }
+    return String(decoding: escaped, as: UTF8.self)
   }
 }
 

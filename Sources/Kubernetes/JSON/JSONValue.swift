@@ -110,46 +110,64 @@ extension JSONValue {
   /// (NaN, infinities) are written as `null`.
   public func write(into bytes: inout [UInt8], sortedKeys: Bool = false) {
     switch self {
-    case .null: bytes += Array("null".utf8)
-    case .bool(let value): bytes += Array((value ? "true" : "false").utf8)
-    case .int(let value): bytes += Array(String(value).utf8)
-    case .double(let value): bytes += Array((value.isFinite ? "\(value)" : "null").utf8)
+    case .null: bytes.append(contentsOf: "null".utf8)
+    case .bool(let value): bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    case .int(let value): bytes.append(contentsOf: String(value).utf8)
+    case .double(let value): bytes.append(contentsOf: (value.isFinite ? "\(value)" : "null").utf8)
     case .string(let value): Self.writeString(value, into: &bytes)
     case .array(let values):
       bytes.append(UInt8(ascii: "["))
-      for (index, value) in values.enumerated() {
-        if index > 0 { bytes.append(UInt8(ascii: ",")) }
+      var first = true
+      for value in values {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
         value.write(into: &bytes, sortedKeys: sortedKeys)
       }
       bytes.append(UInt8(ascii: "]"))
     case .object(let object):
       bytes.append(UInt8(ascii: "{"))
-      let keys = sortedKeys ? object.keys.sorted() : Array(object.keys)
-      for (index, key) in keys.enumerated() {
-        if index > 0 { bytes.append(UInt8(ascii: ",")) }
+      var first = true
+      func member(_ key: String, _ value: JSONValue) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
         Self.writeString(key, into: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        object[key]!.write(into: &bytes, sortedKeys: sortedKeys)
+        value.write(into: &bytes, sortedKeys: sortedKeys)
+      }
+      if sortedKeys {
+        for key in object.keys.sorted() { member(key, object[key]!) }
+      } else {
+        for (key, value) in object { member(key, value) }
       }
       bytes.append(UInt8(ascii: "}"))
     }
   }
 
+  /// A JSON string: runs that need no escaping are copied whole.
   static func writeString(_ string: String, into bytes: inout [UInt8]) {
-    let hex = Array("0123456789abcdef".utf8)
     bytes.append(UInt8(ascii: "\""))
-    for byte in string.utf8 {
-      switch byte {
-      case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-      case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-      case UInt8(ascii: "\n"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-      case UInt8(ascii: "\r"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-      case UInt8(ascii: "\t"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-      case 0..<0x20:
-        bytes += Array("\\u00".utf8)
-        bytes += [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
-      default: bytes.append(byte)
+    var string = string
+    string.withUTF8 { utf8 in
+      var runStart = 0
+      for index in 0..<utf8.count {
+        let byte = utf8[index]
+        guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+        runStart = index + 1
+        bytes.append(UInt8(ascii: "\\"))
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+        case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "n"))
+        case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "r"))
+        case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "t"))
+        default:
+          let hex: StaticString = "0123456789abcdef"
+          bytes.append(contentsOf: "u00".utf8)
+          bytes.append(hex.utf8Start[Int(byte >> 4)])
+          bytes.append(hex.utf8Start[Int(byte & 0xF)])
+        }
       }
+      bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
     }
     bytes.append(UInt8(ascii: "\""))
   }
@@ -209,10 +227,10 @@ extension JSONValue: JSONParsable {
     case let array as [Any]:
       self = .array(array.map(JSONValue.init(foundation:)))
     case let number as NSNumber:
-      switch String(cString: number.objCType) {
-      case "c", "B": self = .bool(number.boolValue)
-      case "d", "f": self = .double(number.doubleValue)
-      case "Q":
+      switch UInt8(bitPattern: number.objCType.pointee) {
+      case UInt8(ascii: "c"), UInt8(ascii: "B"): self = .bool(number.boolValue)
+      case UInt8(ascii: "d"), UInt8(ascii: "f"): self = .double(number.doubleValue)
+      case UInt8(ascii: "Q"):
         let unsigned = number.uint64Value
         self = unsigned <= UInt64(Int64.max) ? .int(Int64(unsigned)) : .double(number.doubleValue)
       default: self = .int(number.int64Value)
