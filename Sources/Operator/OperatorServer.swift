@@ -49,10 +49,7 @@ public enum OperatorServer {
     let cache = ResourceCache(
       client: client, metrics: metrics, readiness: environment.readiness,
       logger: environment.logger(subscope: "informer"))
-    let hub = ResourceHub(metrics: metrics, logger: environment.logger(subscope: "api")) { kind, object in
-      cache.resolved(kind, object)
-    }
-    cache.hub.set(hub)
+    let hub = cache.makeHub(metrics: metrics, logger: environment.logger(subscope: "api"))
 
     let anchors = try TrustBundleWatcher(
       path: options.trustAnchorsFile, logger: environment.logger(subscope: "security"))
@@ -112,10 +109,7 @@ extension OperatorServer {
     let metrics = OperatorMetrics(registry: environment.metrics)
     let cache = ResourceCache(
       client: client, metrics: metrics, readiness: environment.readiness, logger: environment.logger(subscope: "informer"))
-    let hub = ResourceHub(metrics: metrics, logger: environment.logger(subscope: "api")) { kind, object in
-      cache.resolved(kind, object)
-    }
-    cache.hub.set(hub)
+    let hub = cache.makeHub(metrics: metrics, logger: environment.logger(subscope: "api"))
     return [
       cache,
       OperatorGRPCServer(

@@ -42,3 +42,28 @@ func resource(
     }
   }
 }
+
+@Suite struct ConfigurationSelectionTests {
+  static let pods = [
+    ConfigurationSelection.Pod(namespace: "shop", appID: "cart", configuration: "tracing"),
+    ConfigurationSelection.Pod(namespace: "shop", appID: "cart", configuration: "tracing-canary"),
+    ConfigurationSelection.Pod(namespace: "shop", appID: "orders", configuration: nil),
+    ConfigurationSelection.Pod(namespace: "billing", appID: "cart", configuration: "billing-tracing"),
+  ]
+
+  @Test(
+    "An app's Configuration stream carries what its pods name; an app with no pod known gets them all",
+    arguments: [
+      ("shop", "cart", "tracing", true),
+      ("shop", "cart", "tracing-canary", true),
+      ("shop", "cart", "billing-tracing", false),
+      ("shop", "orders", "tracing", false),
+      ("billing", "cart", "billing-tracing", true),
+      ("billing", "cart", "tracing", false),
+      ("shop", "payments", "tracing", true),
+    ])
+  func carries(namespace: String, appID: String, configuration: String, expected: Bool) {
+    let selection = ConfigurationSelection(pods: Self.pods)
+    #expect(selection.carries(configuration, to: StreamScope(namespace: namespace, appID: appID)) == expected)
+  }
+}

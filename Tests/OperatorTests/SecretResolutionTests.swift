@@ -22,7 +22,7 @@ import Testing
     arguments: [
       (["name": "redisPassword", "secretKeyRef": ["name": "redis", "key": "password"]] as JSONValue, "c2VjcmV0"),
       (["name": "byName", "secretKeyRef": ["name": "redis", "key": ""]], "bmFtZWQ="),
-      (["name": "missingKey", "secretKeyRef": ["name": "redis", "key": "nope"]], ""),
+      (["name": "missingKey", "value": "kept", "secretKeyRef": ["name": "redis", "key": "nope"]], "kept"),
       (["name": "plain", "value": "localhost:6379"], "localhost:6379"),
       (["name": "unset", "value": "x", "secretKeyRef": ["name": "", "key": ""]], "x"),
     ] as [(JSONValue, String)])
@@ -63,5 +63,47 @@ import Testing
     let result = try SecretResolution.httpEndpoint(endpoint, lookup: Self.lookup)
     #expect(result["spec"]?["headers"]?.arrayValue?.first?["value"]?.stringValue == "c2VjcmV0")
     #expect(result["spec"]?["clientTLS"]?["certificate"]?["value"]?.stringValue == "bmFtZWQ=")
+  }
+
+  static func configuration(_ headers: [JSONValue]) -> JSONValue {
+    [
+      "kind": "Configuration", "metadata": ["name": "tracing", "namespace": "shop"],
+      "spec": ["tracing": ["otel": ["endpointAddress": "otel:4317", "headers": .array(headers)]]],
+    ]
+  }
+
+  @Test func configurationOtelHeadersGetTheSecretsDecodedText() throws {
+    let result = try SecretResolution.configuration(
+      Self.configuration([
+        ["name": "x-api-key", "secretKeyRef": ["name": "redis", "key": "password"]],
+        ["name": "x-plain", "value": "1"],
+      ]), lookup: Self.lookup)
+    let headers = result["spec"]?["tracing"]?["otel"]?["headers"]?.arrayValue ?? []
+    #expect(headers.map { $0["value"]?.stringValue } == ["secret", "1"])
+  }
+
+  @Test(
+    "A Configuration header's secret problem names the header, the Secret and what is missing",
+    arguments: [
+      (
+        ["name": "x-api-key", "secretKeyRef": ["name": "redis"]] as JSONValue,
+        "Configuration shop/tracing: header x-api-key names Secret shop/redis without a key"
+      ),
+      (
+        ["name": "x-api-key", "secretKeyRef": ["name": "redis", "key": "nope"]],
+        "Configuration shop/tracing: header x-api-key: Secret shop/redis has no key nope"
+      ),
+      (
+        ["name": "x-api-key", "secretKeyRef": ["name": "gone", "key": "k"]],
+        "Configuration shop/tracing refers to Secret shop/gone, which does not exist"
+      ),
+    ] as [(JSONValue, String)])
+  func configurationSecretProblems(header: JSONValue, message: String) {
+    do {
+      _ = try SecretResolution.configuration(Self.configuration([header]), lookup: Self.lookup)
+      Issue.record("expected \(message)")
+    } catch {
+      #expect(error.description == message)
+    }
   }
 }

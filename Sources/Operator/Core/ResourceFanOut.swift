@@ -75,3 +75,38 @@ public enum ResourceFanOut {
     }
   }
 }
+
+/// Which Configurations an app's ConfigurationUpdate stream carries: the ones its pods name in `dapr.io/config`, as
+/// Dapr's operator does after 1.18 (in 1.18 every Configuration of the namespace went to every sidecar). An app whose
+/// pods are not known yet is absent from the map and gets every Configuration of its namespace, so nothing is lost
+/// while the pod cache catches up.
+public struct ConfigurationSelection: Sendable {
+  /// One injected pod: its namespace, app id (the `dapr.io/app-id` label) and `dapr.io/config` annotation.
+  public struct Pod: Hashable, Sendable {
+    public var namespace: String
+    public var appID: String
+    public var configuration: String?
+
+    public init(namespace: String, appID: String, configuration: String?) {
+      self.namespace = namespace
+      self.appID = appID
+      self.configuration = configuration
+    }
+  }
+
+  let names: [StreamScope: Set<String>]
+
+  public init(pods: some Sequence<Pod>) {
+    var names: [StreamScope: Set<String>] = [:]
+    for pod in pods where !pod.appID.isEmpty {
+      let scope = StreamScope(namespace: pod.namespace, appID: pod.appID)
+      names[scope, default: []].formUnion(pod.configuration.flatMap { $0.isEmpty ? nil : [$0] } ?? [])
+    }
+    self.names = names
+  }
+
+  /// Whether the Configuration `name` goes to `stream`.
+  public func carries(_ name: String, to stream: StreamScope) -> Bool {
+    names[stream].map { $0.contains(name) } ?? true
+  }
+}

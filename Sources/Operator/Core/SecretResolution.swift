@@ -1,18 +1,24 @@
+import Foundation
 import Kubernetes
 
 /// Fills in the values of `secretKeyRef`s from Kubernetes Secrets, as Dapr's operator does: the value becomes the
 /// JSON string of the secret's base64 bytes (exactly the text the API server stores under `data`), the ref is kept,
-/// the key defaults to the secret's name, and a missing key leaves the value empty. Refs to another secret store
-/// pass through untouched.
+/// the key defaults to the secret's name, and a missing key leaves the value as it was. Refs to another secret store
+/// pass through untouched. A Configuration's OpenTelemetry headers get the secret's decoded text instead, and there
+/// the key is required.
 public enum SecretResolution {
   /// A Secret's `data` (base64 strings), or nil when the Secret does not exist.
   public typealias SecretLookup = (_ namespace: String, _ name: String) -> [String: String]?
 
-  /// A secret a resource refers to that does not exist.
+  /// A secret a resource refers to that does not exist (or, for a Configuration, lacks the key asked for).
   public struct MissingSecret: Error, Hashable, Sendable, CustomStringConvertible {
     public let resource: String
     public let secret: String
-    public var description: String { "\(resource) refers to Secret \(secret), which does not exist" }
+    /// What is wrong when it is not the Secret's absence.
+    public var problem: String? = nil
+    public var description: String {
+      problem.map { "\(resource): \($0)" } ?? "\(resource) refers to Secret \(secret), which does not exist"
+    }
   }
 
   /// Whether the resource's secrets come from Kubernetes (`auth.secretStore` empty or `kubernetes`).
@@ -37,6 +43,36 @@ public enum SecretResolution {
       resolved = replacing(["spec", "clientTLS", field], in: resolved, with: value)
     }
     return resolved
+  }
+
+  /// A Configuration with its `spec.tracing.otel.headers[].secretKeyRef` values filled in with the secret's text
+  /// (not base64, as Dapr's operator does); the key is required and must exist.
+  public static func configuration(_ object: JSONValue, lookup: SecretLookup) throws(MissingSecret) -> JSONValue {
+    let path = ["spec", "tracing", "otel", "headers"]
+    guard let headers = path.reduce(Optional(object), { $0?[$1] })?.arrayValue else { return object }
+    let (namespace, resource) = (namespace(of: object), label(of: object))
+    var resolved: [JSONValue] = []
+    for header in headers {
+      guard case .object(var fields) = header, let name = header["secretKeyRef"]?["name"]?.stringValue, !name.isEmpty
+      else {
+        resolved.append(header)
+        continue
+      }
+      let headerName = header["name"]?.stringValue ?? ""
+      let secret = "\(namespace)/\(name)"
+      guard let key = header["secretKeyRef"]?["key"]?.stringValue, !key.isEmpty else {
+        throw MissingSecret(
+          resource: resource, secret: secret, problem: "header \(headerName) names Secret \(secret) without a key")
+      }
+      guard let data = lookup(namespace, name) else { throw MissingSecret(resource: resource, secret: secret) }
+      guard let encoded = data[key], let bytes = Data(base64Encoded: encoded) else {
+        throw MissingSecret(
+          resource: resource, secret: secret, problem: "header \(headerName): Secret \(secret) has no key \(key)")
+      }
+      fields["value"] = .string(String(decoding: bytes, as: UTF8.self))
+      resolved.append(.object(fields))
+    }
+    return replacing(path, in: object, with: .array(resolved))
   }
 
   static func namespace(of object: JSONValue) -> String { object["metadata"]?["namespace"]?.stringValue ?? "" }
@@ -64,7 +100,7 @@ public enum SecretResolution {
     else { return item }
     guard let data = lookup(namespace, name) else { throw MissingSecret(resource: resource, secret: "\(namespace)/\(name)") }
     let key = item["secretKeyRef"]?["key"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? name
-    fields["value"] = .string(data[key] ?? "")
+    if let value = data[key] { fields["value"] = .string(value) }
     return .object(fields)
   }
 

@@ -41,7 +41,13 @@ struct OperatorService: Dapr_Proto_Operator_V1_Operator.SimpleServiceProtocol {
     else {
       throw RPCError(code: .notFound, message: "\(kind.rawValue) \(name) not found in namespace \(scope.namespace)")
     }
-    return (try? JSONCoding.encode(object)) ?? Data()
+    do {
+      return try JSONCoding.encode(try cache.resolving(kind, object))
+    } catch let error as SecretResolution.MissingSecret {
+      throw RPCError(code: .failedPrecondition, message: error.description)
+    } catch {
+      throw RPCError(code: .internalError, message: "cannot encode \(kind.rawValue) \(name): \(error)")
+    }
   }
 
   /// Runs an update stream until the client goes away; a stream that falls behind ends with `ResourceExhausted`.

@@ -16,6 +16,8 @@ public final class ResourceCache: Service, Sendable {
   let resiliencies: Informer<DaprResiliency>
   let httpEndpoints: Informer<DaprHTTPEndpoint>
   let secrets: Informer<Secret>
+  /// Injected pods (label `dapr.io/sidecar-injected=true`), only their app id and `dapr.io/config`.
+  let pods: Informer<Pod>
   let metrics: OperatorMetrics
   let readiness: ReadinessTargets
   let logger: Logger
@@ -34,9 +36,44 @@ public final class ResourceCache: Service, Sendable {
     resiliencies = Informer(client: client, logger: logger)
     httpEndpoints = Informer(client: client, logger: logger)
     secrets = Informer(client: client, logger: logger)
+    var podConfiguration = InformerConfiguration<Pod>()
+    podConfiguration.labelSelector = "dapr.io/sidecar-injected=true"
+    podConfiguration.transform = Self.podFacts
+    pods = Informer(client: client, configuration: podConfiguration, logger: logger)
     self.metrics = metrics
     self.readiness = readiness
     self.logger = logger
+  }
+
+  /// The hub that fans this cache's changes out, with secrets resolved and Configurations sent only to the apps
+  /// that name them.
+  public func makeHub(metrics: OperatorMetrics, logger: Logger) -> ResourceHub {
+    let hub = ResourceHub(
+      metrics: metrics, logger: logger, configurations: { [self] in configurationSelection },
+      resolver: { [self] kind, object in resolved(kind, object) })
+    self.hub.set(hub)
+    return hub
+  }
+
+  /// What the operator keeps of a pod: namespace, name, the app-id label and the config annotation.
+  @Sendable static func podFacts(_ pod: Pod) -> Pod {
+    var metadata: JSONObject = [:]
+    for key in ["name", "namespace", "resourceVersion"] { metadata[key] = pod.metadata.json[key] }
+    if let appID = pod.metadata.labels?["dapr.io/app-id"] { metadata["labels"] = ["dapr.io/app-id": .string(appID)] }
+    if let config = pod.metadata.annotations?["dapr.io/config"] {
+      metadata["annotations"] = ["dapr.io/config": .string(config)]
+    }
+    return Pod(json: ["metadata": .object(metadata)])
+  }
+
+  /// Which Configurations each app's stream carries, from the pod cache.
+  public var configurationSelection: ConfigurationSelection {
+    ConfigurationSelection(
+      pods: pods.store.values.map {
+        ConfigurationSelection.Pod(
+          namespace: $0.metadata.namespace ?? "", appID: $0.metadata.labels?["dapr.io/app-id"] ?? "",
+          configuration: $0.metadata.annotations?["dapr.io/config"])
+      })
   }
 
   // === Reading ===
@@ -58,21 +95,27 @@ public final class ResourceCache: Service, Sendable {
   /// The object with its secrets filled in, or nil (logged and counted) when a Secret it needs is missing. This is
   /// where the operator does better than Dapr: one broken resource no longer fails the whole list.
   public func resolved(_ kind: ResourceKind, _ object: JSONValue) -> JSONValue? {
+    do {
+      return try resolving(kind, object)
+    } catch {
+      metrics.secretFailures.increment()
+      logger.error("Leaving out \(error.resource): \(error)")
+      recordMissingSecret(object, error)
+      return nil
+    }
+  }
+
+  /// `object` with the secrets it refers to filled in, or why that is impossible.
+  public func resolving(_ kind: ResourceKind, _ object: JSONValue) throws(SecretResolution.MissingSecret) -> JSONValue {
     let lookup: SecretResolution.SecretLookup = { namespace, name in
       guard let secret = self.secrets.get(namespace: namespace, name: name) else { return nil }
       return (secret.json["data"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
     }
-    do {
-      switch kind {
-      case .component: return try SecretResolution.component(object, lookup: lookup)
-      case .httpEndpoint: return try SecretResolution.httpEndpoint(object, lookup: lookup)
-      default: return object
-      }
-    } catch {
-      metrics.secretFailures.increment()
-      logger.error("Leaving out \(error.resource): Secret \(error.secret) does not exist")
-      recordMissingSecret(object, error)
-      return nil
+    switch kind {
+    case .component: return try SecretResolution.component(object, lookup: lookup)
+    case .httpEndpoint: return try SecretResolution.httpEndpoint(object, lookup: lookup)
+    case .configuration: return try SecretResolution.configuration(object, lookup: lookup)
+    default: return object
     }
   }
 
@@ -117,7 +160,7 @@ public final class ResourceCache: Service, Sendable {
   public func run() async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
       for informer in [
-        components as any Service, configurations, subscriptions, resiliencies, httpEndpoints, secrets,
+        components as any Service, configurations, subscriptions, resiliencies, httpEndpoints, secrets, pods,
       ] {
         group.addTask { try await informer.run() }
       }
@@ -128,6 +171,7 @@ public final class ResourceCache: Service, Sendable {
         await resiliencies.waitUntilSynced()
         await httpEndpoints.waitUntilSynced()
         await secrets.waitUntilSynced()
+        await pods.waitUntilSynced()
         readiness.markReady(Self.readinessTarget)
       }
       group.addTask { [self] in await dispatch(components.events(), as: .component) }

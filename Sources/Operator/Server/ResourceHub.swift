@@ -50,16 +50,29 @@ public final class ResourceHub: Sendable {
   private let overflowed = Mutex<Set<UInt64>>([])
   private let nextID = Atomic<UInt64>(1)
   let resolver: @Sendable (ResourceKind, JSONValue) -> JSONValue?
+  let configurations: @Sendable () -> ConfigurationSelection
   let metrics: OperatorMetrics
   let logger: Logger
 
-  /// `resolver` fills in secrets (nil: the resource cannot be sent now, and says why itself).
+  /// `resolver` fills in secrets (nil: the resource cannot be sent now, and says why itself); `configurations`
+  /// says which Configurations each app's stream carries.
   public init(
-    metrics: OperatorMetrics, logger: Logger, resolver: @escaping @Sendable (ResourceKind, JSONValue) -> JSONValue?
+    metrics: OperatorMetrics, logger: Logger,
+    configurations: @escaping @Sendable () -> ConfigurationSelection = { ConfigurationSelection(pods: []) },
+    resolver: @escaping @Sendable (ResourceKind, JSONValue) -> JSONValue?
   ) {
     self.metrics = metrics
     self.logger = logger
+    self.configurations = configurations
     self.resolver = resolver
+  }
+
+  /// Whether `snapshot` may go to `stream` beyond namespace and scope: Configurations only to the apps naming them.
+  static func carries(
+    _ kind: ResourceKind, _ snapshot: ResourceSnapshot, to stream: StreamScope, _ selection: ConfigurationSelection?
+  ) -> Bool {
+    guard kind == .configuration, let selection else { return true }
+    return selection.carries(snapshot.name, to: stream)
   }
 
   /// Registers a stream; its events arrive on the returned sequence until ``close(_:kind:)``.
@@ -93,10 +106,13 @@ public final class ResourceHub: Sendable {
   public func publish(_ kind: ResourceKind, old: ResourceSnapshot?, new: ResourceSnapshot?) {
     let now = ContinuousClock.now
     let targets = streams.withLock { $0[kind].map { Array($0) } ?? [] }
+    let selection = kind == .configuration ? configurations() : nil
     // Encoded once per distinct object, not per stream.
     var encoded: [ResourceSnapshot: Data] = [:]
     for (id, stream) in targets {
-      guard let (type, snapshot) = ResourceFanOut.event(old: old, new: new, for: stream.scope) else { continue }
+      guard let (type, snapshot) = ResourceFanOut.event(old: old, new: new, for: stream.scope),
+        Self.carries(kind, snapshot, to: stream.scope, selection)
+      else { continue }
       let bytes: Data
       if let cached = encoded[snapshot] {
         bytes = cached
@@ -115,9 +131,11 @@ public final class ResourceHub: Sendable {
   public func republish(_ kind: ResourceKind, _ objects: [ResourceSnapshot]) {
     let now = ContinuousClock.now
     let targets = streams.withLock { $0[kind].map { Array($0) } ?? [] }
+    let selection = kind == .configuration ? configurations() : nil
     for object in objects {
       guard let resolved = resolver(kind, object.object), let data = try? JSONCoding.encode(resolved) else { continue }
-      for (id, stream) in targets where object.isVisible(to: stream.scope) {
+      for (id, stream) in targets
+      where object.isVisible(to: stream.scope) && Self.carries(kind, object, to: stream.scope, selection) {
         send(.event(.updated, data, queuedAt: now), to: id, stream: stream, kind: kind)
       }
     }
