@@ -31,6 +31,16 @@ public actor LocalKubernetes {
       try KubernetesClient(configuration: try configuration())
     }
 
+    /// Creates namespace `name` and waits until pods can be created in it: the controller manager has made its
+    /// `default` service account and that account's token.
+    public func createNamespaceForPods(_ name: String, client: KubernetesClient) async throws {
+      _ = try await client.create(Namespace(name: name))
+      try await eventually("the default service account of \(name) has a token") {
+        let account = try? await client.get(ServiceAccount.self, namespace: name, name: "default")
+        return account?.json["secrets"]?.arrayValue?.isEmpty == false
+      }
+    }
+
     /// Applies the CRDs in `crds/` (once is enough; later calls find them) and waits until they are served.
     public func installDaprCRDs(_ client: KubernetesClient) async throws {
       let folder = LocalKubernetes.repositoryRoot.appendingPathComponent("crds")

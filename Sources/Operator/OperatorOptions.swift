@@ -71,6 +71,11 @@ public struct OperatorOptions: ParsableArguments, Sendable {
   ])
 
   public func validate() throws {
+    do {
+      _ = try WatchdogSchedule(parsing: watchInterval)
+    } catch {
+      throw ValidationError(error.message)
+    }
     for (name, value) in [("port", port), ("webhook-server-port", webhookServerPort)] where !(0...65535).contains(value)
     {
       throw ValidationError("--\(name) must be between 0 and 65535, not \(value)")

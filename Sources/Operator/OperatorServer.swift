@@ -63,12 +63,25 @@ public enum OperatorServer {
       sentryID: try SPIFFEID(trustDomain: trustDomain, namespace: namespace, appID: "dapr-sentry"),
       trustAnchors: anchors.bundle, logger: environment.logger(subscope: "security"))
     var services: [any Service] = [KubernetesClientCloser(client: client), anchors, cache]
+    var controllers: [@Sendable () async throws -> Void] = []
+    let watchedNamespaces = Set(
+      options.watchNamespace.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty })
     if !options.disableServiceReconciler {
       let reconciler = ServiceReconciler(
-        client: client, registry: environment.metrics,
-        namespaces: Set(options.watchNamespace.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-          .filter { !$0.isEmpty }),
+        client: client, registry: environment.metrics, namespaces: watchedNamespaces,
         logger: environment.logger(subscope: "service"))
+      controllers.append { try await reconciler.run() }
+    }
+    let schedule = try WatchdogSchedule(parsing: options.watchInterval)
+    if schedule != .off {
+      let watchdog = PodWatchdog(
+        client: client, schedule: schedule, maxRestartsPerMinute: options.maxPodRestartsPerMinute,
+        canPatchLabels: options.watchdogCanPatchPodLabels, namespaces: watchedNamespaces,
+        logger: environment.logger(subscope: "watchdog"))
+      controllers.append { try await watchdog.run() }
+    }
+    if !controllers.isEmpty {
       var elector: LeaderElector?
       if !options.disableLeaderElection {
         let created = LeaderElector(
@@ -77,7 +90,7 @@ public enum OperatorServer {
         services.append(created)
         elector = created
       }
-      services.append(LeaderOnlyControllers(elector: elector, reconciler: reconciler))
+      services.append(LeaderOnlyControllers(elector: elector, controllers: controllers))
     }
     if processEnvironment["ENABLE_WEBHOOKS"]?.lowercased() != "false" {
       services += [

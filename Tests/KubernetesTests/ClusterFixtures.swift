@@ -24,11 +24,7 @@ enum ClusterFixtures {
   /// A new namespace for one test, ready for pods (its default service account has its token).
   static func namespace(_ client: KubernetesClient, prefix: String = "test") async throws -> String {
     let name = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
-    _ = try await client.create(Namespace(name: name))
-    try await ControlPlaneTestSupport.eventually("the default service account of \(name) has a token") {
-      let account = try await client.get(ServiceAccount.self, namespace: name, name: "default")
-      return account.json["secrets"]?.arrayValue?.isEmpty == false
-    }
+    try await LocalKubernetes.shared.cluster().createNamespaceForPods(name, client: client)
     return name
   }
 

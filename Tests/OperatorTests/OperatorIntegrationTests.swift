@@ -226,7 +226,7 @@ final class EventInbox: Sendable {
     let admin = try cluster.adminClient()
     try await cluster.installDaprCRDs(admin)
     let ns = "ops-cfg-\(UInt32.random(in: 0...UInt32.max))"
-    _ = try await admin.create(Namespace(name: ns))
+    try await cluster.createNamespaceForPods(ns, client: admin)
     let kubeconfig = cluster.kubeconfigPath
     _ = try kubectl(
       ["create", "secret", "generic", "otel", "-n", ns, "--from-literal=token=s3cret"], kubeconfig: kubeconfig)
@@ -234,9 +234,6 @@ final class EventInbox: Sendable {
       ["apply", "-f", "-"], kubeconfig: kubeconfig,
       input: Self.configuration("tracing", namespace: ns) + "\n---\n"
         + Self.configuration("keyless", namespace: ns, header: "key: \"\""))
-    try await eventually("the default service account exists") {
-      (try? await admin.get(ServiceAccount.self, namespace: ns, name: "default")) != nil
-    }
     // What the injector leaves on a pod of app cart that uses Configuration "tracing".
     var pod = Pod(name: "cart-1", namespace: ns)
     pod.metadata.labels = ["dapr.io/sidecar-injected": "true", "dapr.io/app-id": "cart"]
@@ -475,5 +472,47 @@ final class EventInbox: Sendable {
     } catch {
       #expect("\(error)".contains(field), "\(error)")
     }
+  }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct WatchdogIntegrationTests {
+  @Test func theWatchdogWaitsForTheInjectorThenDeletesPodsMissingTheSidecarAndLabelsTheRest() async throws {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let admin = try cluster.adminClient()
+    let ns = "watchdog-\(UInt32.random(in: 0...UInt32.max))"
+    try await cluster.createNamespaceForPods(ns, client: admin)
+    for (name, containers, enabled) in [
+      ("orphan", ["app"], "true"), ("injected", ["app", "daprd"], "true"), ("plain", ["app"], "false"),
+    ] {
+      var pod = Pod(name: name, namespace: ns)
+      pod.metadata.annotations = ["dapr.io/enabled": enabled]
+      pod.spec.containers = containers.map { Container(name: $0, image: "nginx") }
+      _ = try await admin.create(pod)
+    }
+
+    let looks = LatestValue(0)
+    let injectorReady = LatestValue(false)
+    var watchdog = PodWatchdog(
+      client: admin, schedule: .once, maxRestartsPerMinute: 20, canPatchLabels: true, namespaces: [ns],
+      logger: Logger(label: "watchdog"))
+    watchdog.injectorRetry = .milliseconds(50)
+    watchdog.injectorReady = { _ in
+      looks.set(looks.current + 1)
+      return injectorReady.current
+    }
+    let configured = watchdog
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await configured.run() }
+      // Two looks without a ready injector: nothing may be deleted yet.
+      try await eventually("the watchdog looked for the injector twice") { looks.current >= 2 }
+      #expect(try await admin.list(Pod.self, namespace: ns).items.count == 3)
+      injectorReady.set(true)
+      try await group.waitForAll()
+    }
+    let left = try await admin.list(Pod.self, namespace: ns).items
+    #expect(Set(left.compactMap(\.metadata.name)) == ["injected", "plain"])
+    #expect(left.first { $0.metadata.name == "injected" }?.metadata.labels?["dapr.io/watchdog-patched"] == "true")
+    try? await admin.delete(Namespace.self, name: ns)
+    await admin.shutdown()
   }
 }

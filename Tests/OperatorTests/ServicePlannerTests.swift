@@ -49,7 +49,9 @@ func workload(annotations: [String: String], kind: String = "Deployment") -> JSO
       (["dapr.io/enabled": "false"], false, false),
       ([:], false, false),
       (["dapr.io/enabled": "true", "dapr.io/enable-metrics": "false"], true, false),
-      (["dapr.io/enabled": "yes"], true, true),
+      // The injector's rule: `yes` injects nothing, so it gets no Service either (Dapr's reconciler made one).
+      (["dapr.io/enabled": "yes"], false, false),
+      (["dapr.io/enabled": "TRUE"], true, true),
     ] as [([String: String], Bool, Bool)])
   func enabling(annotations: [String: String], hasService: Bool, scraped: Bool) {
     let planned = ServicePlanner.desired(for: workload(annotations: annotations, kind: "StatefulSet"))

@@ -56,8 +56,7 @@ public struct AdmissionReviewHandler: Sendable {
       return answer(review: review, allowed: true, outcome: .notInjected(reason: "not a Pod"))
     }
     let pod = request["object"] ?? .null
-    let annotations = pod["metadata"]?["annotations"]?["dapr.io/enabled"]?.stringValue
-    guard annotations?.lowercased() == "true" else {
+    guard DaprEnabled.isEnabled(pod["metadata"]?["annotations"]?[DaprEnabled.annotation]?.stringValue) else {
       return answer(review: review, allowed: true, outcome: .notInjected(reason: "dapr.io/enabled is not \"true\""))
     }
     let user = request["userInfo"] ?? .null

@@ -83,7 +83,7 @@ public struct PatchPlanner: Sendable {
     let spec = object["spec"]?.objectValue ?? [:]
     var annotations = SidecarAnnotations(
       (metadata["annotations"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
-    guard annotations.string("enabled")?.lowercased() == "true" else {
+    guard DaprEnabled.isEnabled(annotations.string("enabled")) else {
       return .skip(reason: "dapr.io/enabled is not \"true\"")
     }
     let containers = spec["containers"]?.arrayValue ?? []

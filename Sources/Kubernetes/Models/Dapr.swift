@@ -192,3 +192,15 @@ public struct DaprHTTPEndpoint: DaprScopedObject {
   public var json: JSONObject
   public init(json: JSONObject) { self.json = json }
 }
+
+/// The one rule for `dapr.io/enabled`, used by the injector, the Service reconciler and the watchdog alike: the value
+/// `true` in any case. Dapr's reconciler and watchdog accept any truthy value (`yes`, `on`, `1`) while its injector
+/// accepts only `true`, so a pod annotated `yes` got a Service and was deleted by the watchdog again and again without
+/// ever being injected.
+public enum DaprEnabled {
+  public static let annotation = "dapr.io/enabled"
+
+  public static func isEnabled(_ value: String?) -> Bool { value?.lowercased() == "true" }
+
+  public static func isEnabled(annotations: [String: String]?) -> Bool { isEnabled(annotations?[annotation]) }
+}

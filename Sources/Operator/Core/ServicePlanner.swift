@@ -9,7 +9,7 @@ public enum ServicePlanner {
   public static func desired(for workload: JSONValue) -> (appID: String, service: JSONValue)? {
     let template = workload["spec"]?["template"]
     let annotations = (template?["metadata"]?["annotations"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
-    guard let enabled = annotations["dapr.io/enabled"], ProcessFacts.isTruthy(enabled) else { return nil }
+    guard DaprEnabled.isEnabled(annotations: annotations) else { return nil }
     let name = workload["metadata"]?["name"]?.stringValue ?? ""
     let appID = annotations["dapr.io/app-id"].flatMap { $0.isEmpty ? nil : $0 } ?? name
     guard !appID.isEmpty, let kind = workload["kind"]?.stringValue, let uid = workload["metadata"]?["uid"] else {

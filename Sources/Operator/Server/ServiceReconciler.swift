@@ -133,18 +133,35 @@ final class ServiceReconciler: Sendable {
   }
 }
 
-/// Runs the Service reconciler while this replica holds the Lease `operator.dapr.io`; the API keeps serving on every
-/// replica, and a replica that loses the Lease stops only the reconciler.
+/// Runs the leader-only controllers (the Service reconciler, the watchdog) while this replica holds the Lease
+/// `operator.dapr.io`; the API keeps serving on every replica, and a replica that loses the Lease stops only them.
 struct LeaderOnlyControllers: Service {
   let elector: LeaderElector?
-  let reconciler: ServiceReconciler
+  /// The Service reconciler, the watchdog: each runs while this replica leads.
+  let controllers: [@Sendable () async throws -> Void]
+
+  init(elector: LeaderElector?, controllers: [@Sendable () async throws -> Void]) {
+    self.elector = elector
+    self.controllers = controllers
+  }
+
+  init(elector: LeaderElector?, reconciler: ServiceReconciler) {
+    self.init(elector: elector, controllers: [{ try await reconciler.run() }])
+  }
 
   func run() async throws {
+    let controllers = self.controllers
+    @Sendable func all() async throws {
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for controller in controllers { group.addTask { try await controller() } }
+        try await group.waitForAll()
+      }
+    }
     try await untilShutdown {
       if let elector {
-        await elector.runWhileLeader { try await reconciler.run() }
+        await elector.runWhileLeader { try await all() }
       } else {
-        try await reconciler.run()
+        try await all()
       }
     }
   }
