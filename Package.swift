@@ -263,6 +263,8 @@ let package = Package(
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
       ],
       path: "Benchmarks/InjectorBenchmark"
     ),

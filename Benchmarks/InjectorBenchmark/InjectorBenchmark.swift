@@ -1,5 +1,7 @@
 import ControlPlaneKit
 import Foundation
+import Hummingbird
+import HummingbirdTLS
 import Injector
 import Kubernetes
 import Logging
@@ -12,6 +14,8 @@ import X509
 ///   managedFields, 3-4 KB) for wrk to post.
 /// - `InjectorBenchmark response REVIEW FILE`: the webhook's answer to that review, for nginx to serve statically.
 /// - `InjectorBenchmark time REVIEW`: what parsing and answering that review cost on one core, without the network.
+/// - `InjectorBenchmark serve-static PORT CERT KEY ANSWER`: Hummingbird with the webhook's TLS set-up answering every
+///   POST to `/mutate` with the file ANSWER: the floor the framework sets, without reading the review.
 /// - `InjectorBenchmark serve PORT CERT KEY`: the real webhook (the same `InjectorWebhook` the injector runs) on
 ///   HTTPS with the given certificate, until SIGTERM.
 @main
@@ -28,10 +32,15 @@ struct InjectorBenchmark {
         to: URL(fileURLWithPath: arguments[2]))
     case "time" where arguments.count == 2:
       try time(review: Data(contentsOf: URL(fileURLWithPath: arguments[1])))
+    case "serve-static" where arguments.count == 5:
+      try await serveStatic(
+        port: Int(arguments[1]) ?? 0, certificate: arguments[2], key: arguments[3], answer: arguments[4])
     case "serve" where arguments.count == 4:
       try await serve(port: Int(arguments[1]) ?? 0, certificate: arguments[2], key: arguments[3])
     default:
-      print("usage: InjectorBenchmark review FILE | response REVIEW FILE | time REVIEW | serve PORT CERT KEY")
+      print(
+        "usage: InjectorBenchmark review FILE | response REVIEW FILE | time REVIEW | serve PORT CERT KEY"
+          + " | serve-static PORT CERT KEY ANSWER")
       exit(2)
     }
   }
@@ -57,10 +66,33 @@ struct InjectorBenchmark {
       allowList: try ServiceAccountAllowList())
   }
 
-  static func serve(port: Int, certificate: String, key: String) async throws {
-    let identity = try TLSIdentity(
+  static func identity(certificate: String, key: String) throws -> TLSIdentity {
+    try TLSIdentity(
       certificateChain: [Certificate(pemEncoded: String(contentsOfFile: certificate, encoding: .utf8))],
       privateKey: Certificate.PrivateKey(pemEncoded: String(contentsOfFile: key, encoding: .utf8)))
+  }
+
+  static func serveStatic(port: Int, certificate: String, key: String, answer: String) async throws {
+    let body = ByteBuffer(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: answer))))
+    let router = Router()
+    router.post("mutate") { request, _ -> Response in
+      _ = try await request.body.collect(upTo: 16 << 20)
+      return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+    var logger = Logger(label: "static")
+    logger.logLevel = .error
+    let app = Application(
+      router: router,
+      server: try .tls(
+        .http1(),
+        configuration: HummingbirdTLSConfigurations.server(
+          identity: LatestValue(try identity(certificate: certificate, key: key)))),
+      configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+    try await app.runService()
+  }
+
+  static func serve(port: Int, certificate: String, key: String) async throws {
+    let identity = try identity(certificate: certificate, key: key)
     var logger = Logger(label: "dapr.injector")
     logger.logLevel = .error
     let webhook = InjectorWebhook(

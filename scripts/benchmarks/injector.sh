@@ -113,6 +113,20 @@ kill "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=""
 
+# The floor Hummingbird and TLS set: the same server answering with the static file, reading nothing.
+static_port=$((port + 2))
+NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/InjectorBenchmark" serve-static "$static_port" "$work/cert.pem" \
+  "$work/key.pem" "$work/response.json" &
+server_pid=$!
+until curl -sk -o /dev/null "https://127.0.0.1:$static_port/mutate" -d '{}'; do sleep 0.1; done
+for load in 1 32; do
+  read -r rate p50 p99 count cpu < <(measure "$server_pid" "$static_port" "$work/post.lua" "$load")
+  echo "| Hummingbird + TLS, static answer | $load kept-alive connection(s) | $rate | $p50 ms | $p99 ms | $cpu µs |"
+done
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+
 nginx_port=$((port + 1))
 sed -i "s/NGINX_PORT/$nginx_port/" "$work/nginx.conf"
 taskset -c 0 nginx -c "$work/nginx.conf" -p "$work/nginx" 2>/dev/null &
@@ -133,3 +147,8 @@ for load in 1 32 close; do
   echo
 done
 echo "Webhook resident memory: $idle MiB idle, $loaded MiB after 10 s at 32 connections."
+echo
+echo "Without the network, on one core (\`InjectorBenchmark time\`):"
+echo
+taskset -c 1 "$bin/InjectorBenchmark" time "$work/review.json" | sed 's/^/- /'
+
