@@ -18,6 +18,9 @@ import X509
 /// - `OperatorBenchmark clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID`: that many sidecars, each on its own
 ///   connection with a ComponentUpdate stream; then CHANGES edits of Component `bench/bench` through the API server,
 ///   each timed until the last stream has it; and the server's resident memory with the streams connected.
+/// - `OperatorBenchmark idle KUBECONFIG DIR PORT SIDECARS SERVER_PID`: that many sidecars holding all seven update
+///   streams on one connection each, as daprd does; once an edit of each of the five real kinds has reached every
+///   stream of its kind, the server's resident memory.
 @main
 struct OperatorBenchmark {
   static func main() async throws {
@@ -28,13 +31,19 @@ struct OperatorBenchmark {
       try setup(directory: arguments[1])
     case "server" where arguments.count == 4:
       try await server(kubeconfig: arguments[1], directory: arguments[2], port: Int(arguments[3]) ?? 0)
+    case "idle" where arguments.count == 6:
+      let numbers = arguments[3...].compactMap { Int($0) }
+      try await idle(
+        kubeconfig: arguments[1], directory: arguments[2], port: numbers[0], sidecars: numbers[1], serverPID: numbers[2])
     case "clients" where arguments.count == 7:
       let numbers = arguments[3...].compactMap { Int($0) }
       try await clients(
         kubeconfig: arguments[1], directory: arguments[2], port: numbers[0], sidecars: numbers[1],
         changes: numbers[2], serverPID: numbers[3])
     default:
-      print("usage: OperatorBenchmark setup DIR | server KUBECONFIG DIR PORT | clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID")
+      print(
+        "usage: OperatorBenchmark setup DIR | server KUBECONFIG DIR PORT"
+          + " | clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID | idle KUBECONFIG DIR PORT SIDECARS SERVER_PID")
       exit(2)
     }
   }
@@ -99,20 +108,112 @@ struct OperatorBenchmark {
     }
   }
 
+  /// One gRPC client (one connection) per sidecar, with the sidecar's identity.
+  static func sidecarClients(directory: String, port: Int, count: Int) throws -> [GRPCClient<HTTP2ClientTransport.Posix>] {
+    let (identity, anchors) = try load(directory, "sidecar")
+    return try (0..<count).map { _ in
+      GRPCClient(
+        transport: try SecureGRPC.clientTransport(
+          host: "127.0.0.1", port: port,
+          security: .tls(
+            identity: identity,
+            verifier: SPIFFEPeerVerifier(trustAnchors: { anchors }, requirement: .exactly(operatorID)))))
+    }
+  }
+
+  /// The `marker` annotation of an object received on a stream.
+  static func marker(_ bytes: Data) -> String? {
+    (try? JSONCoding.parse(bytes))?["metadata"]?["annotations"]?["marker"]?.stringValue
+  }
+
+  /// Opens daprd's seven update streams on `client`, recording each received object's marker by kind.
+  static func openSevenStreams(
+    _ client: GRPCClient<HTTP2ClientTransport.Posix>, receipts: Receipts, group: inout ThrowingTaskGroup<Void, any Error>
+  ) {
+    let api = Dapr_Proto_Operator_V1_Operator.Client(wrapping: client)
+    @Sendable func record(_ kind: String, _ bytes: Data) { if let marker = marker(bytes) { receipts.record("\(kind)/\(marker)") } }
+    group.addTask {
+      var request = Dapr_Proto_Operator_V1_ComponentUpdateRequest()
+      request.namespace = "bench"
+      try? await api.componentUpdate(request) { for try await event in $0.messages { record("component", event.component) } }
+    }
+    group.addTask {
+      var request = Dapr_Proto_Operator_V1_ConfigurationUpdateRequest()
+      request.namespace = "bench"
+      try? await api.configurationUpdate(request) {
+        for try await event in $0.messages { record("configuration", event.configuration) }
+      }
+    }
+    group.addTask {
+      var request = Dapr_Proto_Operator_V1_SubscriptionUpdateRequest()
+      request.namespace = "bench"
+      try? await api.subscriptionUpdate(request) {
+        for try await event in $0.messages { record("subscription", event.subscription) }
+      }
+    }
+    group.addTask {
+      var request = Dapr_Proto_Operator_V1_ResiliencyUpdateRequest()
+      request.namespace = "bench"
+      try? await api.resiliencyUpdate(request) { for try await event in $0.messages { record("resiliency", event.resiliency) } }
+    }
+    group.addTask {
+      var request = Dapr_Proto_Operator_V1_HTTPEndpointUpdateRequest()
+      request.namespace = "bench"
+      try? await api.httpEndpointUpdate(request) {
+        for try await event in $0.messages { record("httpendpoint", event.httpEndpoints) }
+      }
+    }
+    group.addTask {
+      var request = Dapr_Proto_Operator_V1_MCPServerUpdateRequest()
+      request.namespace = "bench"
+      try? await api.mcpServerUpdate(request) { for try await _ in $0.messages {} }
+    }
+    group.addTask {
+      var request = Dapr_Proto_Operator_V1_WorkflowAccessPolicyUpdateRequest()
+      request.namespace = "bench"
+      try? await api.workflowAccessPolicyUpdate(request) { for try await _ in $0.messages {} }
+    }
+  }
+
+  static func idle(kubeconfig: String, directory: String, port: Int, sidecars: Int, serverPID: Int) async throws {
+    let receipts = Receipts()
+    let grpcClients = try sidecarClients(directory: directory, port: port, count: sidecars)
+    let kubernetes = try KubernetesClient(configuration: try KubernetesConfiguration.kubeconfig(path: kubeconfig))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for client in grpcClients {
+        group.addTask { try await client.runConnections() }
+        openSevenStreams(client, receipts: receipts, group: &group)
+      }
+      // Until an edit of each kind has reached every stream of that kind: all streams are connected.
+      var round = 0
+      let kinds = ["component", "configuration", "subscription", "resiliency", "httpendpoint"]
+      while true {
+        round += 1
+        let marker = JSONValue.object(["metadata": ["annotations": ["marker": .string("idle-\(round)")]]])
+        _ = try await kubernetes.patch(DaprComponent.self, namespace: "bench", name: "bench", .merge(marker))
+        _ = try await kubernetes.patch(DaprConfiguration.self, namespace: "bench", name: "bench", .merge(marker))
+        _ = try await kubernetes.patch(DaprSubscription.self, namespace: "bench", name: "bench", .merge(marker))
+        _ = try await kubernetes.patch(DaprResiliency.self, namespace: "bench", name: "bench", .merge(marker))
+        _ = try await kubernetes.patch(DaprHTTPEndpoint.self, namespace: "bench", name: "bench", .merge(marker))
+        let deadline = ContinuousClock.now + .seconds(10)
+        func done() -> Bool { kinds.allSatisfy { receipts.count("\($0)/idle-\(round)").0 >= sidecars } }
+        while !done(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if done() { break }
+      }
+      try await Task.sleep(for: .seconds(2))
+      let rss = residentMiB(serverPID)
+      print("| \(sidecars) | 7 (one connection each) | \(rss.map { "\($0) MiB" } ?? "-") |")
+      for client in grpcClients { client.beginGracefulShutdown() }
+      group.cancelAll()
+    }
+    await kubernetes.shutdown()
+  }
+
   static func clients(
     kubeconfig: String, directory: String, port: Int, sidecars: Int, changes: Int, serverPID: Int
   ) async throws {
-    let (identity, anchors) = try load(directory, "sidecar")
     let receipts = Receipts()
-    var grpcClients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
-    for _ in 0..<sidecars {
-      let transport = try SecureGRPC.clientTransport(
-        host: "127.0.0.1", port: port,
-        security: .tls(
-          identity: identity,
-          verifier: SPIFFEPeerVerifier(trustAnchors: { anchors }, requirement: .exactly(operatorID))))
-      grpcClients.append(GRPCClient(transport: transport))
-    }
+    let grpcClients = try sidecarClients(directory: directory, port: port, count: sidecars)
     let kubernetes = try KubernetesClient(configuration: try KubernetesConfiguration.kubeconfig(path: kubeconfig))
     try await withThrowingTaskGroup(of: Void.self) { group in
       for client in grpcClients {

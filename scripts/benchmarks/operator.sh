@@ -43,6 +43,28 @@ spec:
   type: state.redis
   version: v1
   metadata: [{name: marker, value: start}]
+---
+apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata: {name: bench, namespace: bench}
+spec: {tracing: {samplingRate: "1"}}
+---
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: {name: bench, namespace: bench}
+spec: {pubsubname: pubsub, topic: orders, routes: {default: /orders}}
+---
+apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: bench, namespace: bench}
+spec:
+  policies: {timeouts: {general: 5s}}
+  targets: {apps: {}}
+---
+apiVersion: dapr.io/v1alpha1
+kind: HTTPEndpoint
+metadata: {name: bench, namespace: bench}
+spec: {baseUrl: "http://example.invalid"}
 YAML
 "$bin/OperatorBenchmark" setup "$work"
 
@@ -50,7 +72,7 @@ echo "## Operator fan-out benchmark, $(date -u +%Y-%m-%d), $(nproc) cores ($(gre
 echo
 echo "| streams | change to last stream, p50 | p99 | operator RSS with the streams connected |"
 echo "|---|---|---|---|"
-for sidecars in 1000 10000; do
+for sidecars in ${FANOUT_SIDECARS:-1000 10000}; do
   port=$((42000 + RANDOM % 10000))
   NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/OperatorBenchmark" server "$kubeconfig" "$work" "$port" \
     2>"$work/server.log" &
@@ -58,6 +80,23 @@ for sidecars in 1000 10000; do
   sleep 2
   NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/OperatorBenchmark" clients "$kubeconfig" "$work" "$port" \
     "$sidecars" "$changes" "$server_pid" 2>>"$work/clients.log"
+  kill "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+done
+
+# Memory with daprd's seven update streams per sidecar, idle.
+echo
+echo "| sidecars | update streams each | operator RSS, idle |"
+echo "|---|---|---|"
+for sidecars in ${IDLE_SIDECARS:-1000}; do
+  port=$((42000 + RANDOM % 10000))
+  NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/OperatorBenchmark" server "$kubeconfig" "$work" "$port" \
+    2>"$work/server.log" &
+  server_pid=$!
+  sleep 2
+  NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/OperatorBenchmark" idle "$kubeconfig" "$work" "$port" \
+    "$sidecars" "$server_pid" 2>>"$work/clients.log"
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
