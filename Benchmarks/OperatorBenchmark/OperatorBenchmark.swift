@@ -132,47 +132,30 @@ struct OperatorBenchmark {
   ) {
     let api = Dapr_Proto_Operator_V1_Operator.Client(wrapping: client)
     @Sendable func record(_ kind: String, _ bytes: Data) { if let marker = marker(bytes) { receipts.record("\(kind)/\(marker)") } }
+    let ns = "bench"
     group.addTask {
-      var request = Dapr_Proto_Operator_V1_ComponentUpdateRequest()
-      request.namespace = "bench"
-      try? await api.componentUpdate(request) { for try await event in $0.messages { record("component", event.component) } }
+      try? await api.componentUpdate(.with { $0.namespace = ns }) { for try await e in $0.messages { record("component", e.component) } }
     }
     group.addTask {
-      var request = Dapr_Proto_Operator_V1_ConfigurationUpdateRequest()
-      request.namespace = "bench"
-      try? await api.configurationUpdate(request) {
-        for try await event in $0.messages { record("configuration", event.configuration) }
+      try? await api.configurationUpdate(.with { $0.namespace = ns }) {
+        for try await e in $0.messages { record("configuration", e.configuration) }
       }
     }
     group.addTask {
-      var request = Dapr_Proto_Operator_V1_SubscriptionUpdateRequest()
-      request.namespace = "bench"
-      try? await api.subscriptionUpdate(request) {
-        for try await event in $0.messages { record("subscription", event.subscription) }
+      try? await api.subscriptionUpdate(.with { $0.namespace = ns }) {
+        for try await e in $0.messages { record("subscription", e.subscription) }
       }
     }
     group.addTask {
-      var request = Dapr_Proto_Operator_V1_ResiliencyUpdateRequest()
-      request.namespace = "bench"
-      try? await api.resiliencyUpdate(request) { for try await event in $0.messages { record("resiliency", event.resiliency) } }
+      try? await api.resiliencyUpdate(.with { $0.namespace = ns }) { for try await e in $0.messages { record("resiliency", e.resiliency) } }
     }
     group.addTask {
-      var request = Dapr_Proto_Operator_V1_HTTPEndpointUpdateRequest()
-      request.namespace = "bench"
-      try? await api.httpEndpointUpdate(request) {
-        for try await event in $0.messages { record("httpendpoint", event.httpEndpoints) }
+      try? await api.httpEndpointUpdate(.with { $0.namespace = ns }) {
+        for try await e in $0.messages { record("httpendpoint", e.httpEndpoints) }
       }
     }
-    group.addTask {
-      var request = Dapr_Proto_Operator_V1_MCPServerUpdateRequest()
-      request.namespace = "bench"
-      try? await api.mcpServerUpdate(request) { for try await _ in $0.messages {} }
-    }
-    group.addTask {
-      var request = Dapr_Proto_Operator_V1_WorkflowAccessPolicyUpdateRequest()
-      request.namespace = "bench"
-      try? await api.workflowAccessPolicyUpdate(request) { for try await _ in $0.messages {} }
-    }
+    group.addTask { try? await api.mcpServerUpdate(.with { $0.namespace = ns }) { for try await _ in $0.messages {} } }
+    group.addTask { try? await api.workflowAccessPolicyUpdate(.with { $0.namespace = ns }) { for try await _ in $0.messages {} } }
   }
 
   static func idle(kubeconfig: String, directory: String, port: Int, sidecars: Int, serverPID: Int) async throws {

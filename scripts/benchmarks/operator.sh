@@ -72,32 +72,23 @@ echo "## Operator fan-out benchmark, $(date -u +%Y-%m-%d), $(nproc) cores ($(gre
 echo
 echo "| streams | change to last stream, p50 | p99 | operator RSS with the streams connected |"
 echo "|---|---|---|---|"
-for sidecars in ${FANOUT_SIDECARS:-1000 10000}; do
-  port=$((42000 + RANDOM % 10000))
+# One run: the operator's API on core 0, the sidecars (OperatorBenchmark MODE ...) on core 1.
+run() { # mode sidecars [changes]
+  local mode=$1 sidecars=$2 port=$((42000 + RANDOM % 10000))
   NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/OperatorBenchmark" server "$kubeconfig" "$work" "$port" \
     2>"$work/server.log" &
   server_pid=$!
   sleep 2
-  NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/OperatorBenchmark" clients "$kubeconfig" "$work" "$port" \
-    "$sidecars" "$changes" "$server_pid" 2>>"$work/clients.log"
+  NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/OperatorBenchmark" "$mode" "$kubeconfig" "$work" "$port" \
+    "$sidecars" "${@:3}" "$server_pid" 2>>"$work/clients.log"
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
-done
+}
+for sidecars in ${FANOUT_SIDECARS:-1000 10000}; do run clients "$sidecars" "$changes"; done
 
 # Memory with daprd's seven update streams per sidecar, idle.
 echo
 echo "| sidecars | update streams each | operator RSS, idle |"
 echo "|---|---|---|"
-for sidecars in ${IDLE_SIDECARS:-1000}; do
-  port=$((42000 + RANDOM % 10000))
-  NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/OperatorBenchmark" server "$kubeconfig" "$work" "$port" \
-    2>"$work/server.log" &
-  server_pid=$!
-  sleep 2
-  NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/OperatorBenchmark" idle "$kubeconfig" "$work" "$port" \
-    "$sidecars" "$server_pid" 2>>"$work/clients.log"
-  kill "$server_pid"
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-done
+for sidecars in ${IDLE_SIDECARS:-1000}; do run idle "$sidecars"; done
