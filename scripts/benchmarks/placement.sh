@@ -26,13 +26,13 @@ echo
 echo
 echo "### (c) a fleet of sidecars (placement on core 0, the fleet on core 1, one namespace, $rounds rounds)"
 echo
-echo "| sidecars | actor hosts x types | UPDATE size | all connected and served | round p50 | round p99 | placement RSS with the fleet |"
-echo "|---|---|---|---|---|---|---|"
+echo "| sidecars | actor hosts x types | UPDATE size | all registered, each served a first table | tables settled on one version | round p50 | round p99 | placement RSS with the fleet |"
+echo "|---|---|---|---|---|---|---|---|"
 
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
-for sidecars in 1000 10000; do
-  for types in 1 10; do
+for sidecars in ${FLEET_SIDECARS:-1000 10000}; do
+  for types in ${FLEET_TYPES:-1 10}; do
     port=$((40000 + RANDOM % 10000))
     NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/placement" --port "$port" --healthz-port $((port + 1)) \
       --metrics-port $((port + 2)) --log-level warn &
