@@ -21,6 +21,10 @@ import X509
 /// - `OperatorBenchmark idle KUBECONFIG DIR PORT SIDECARS SERVER_PID`: that many sidecars holding all seven update
 ///   streams on one connection each, as daprd does; once an edit of each of the five real kinds has reached every
 ///   stream of its kind, the server's resident memory.
+struct BenchmarkFailure: Error, CustomStringConvertible {
+  let description: String
+}
+
 @main
 struct OperatorBenchmark {
   static func main() async throws {
@@ -172,6 +176,9 @@ struct OperatorBenchmark {
       let kinds = ["component", "configuration", "subscription", "resiliency", "httpendpoint"]
       while true {
         round += 1
+        guard round <= 30 else {
+          throw BenchmarkFailure(description: "after 30 edits of each kind, not every stream had received one")
+        }
         let marker = JSONValue.object(["metadata": ["annotations": ["marker": .string("idle-\(round)")]]])
         _ = try await kubernetes.patch(DaprComponent.self, namespace: "bench", name: "bench", .merge(marker))
         _ = try await kubernetes.patch(DaprConfiguration.self, namespace: "bench", name: "bench", .merge(marker))

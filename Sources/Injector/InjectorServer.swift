@@ -126,10 +126,11 @@ extension InjectorServer {
     return Informer(client: client, namespace: namespace, configuration: configuration, logger: logger)
   }
 
-  /// A namespace's pluggable components, from the informer's cache.
-  static func pluggableComponents(_ informer: Informer<DaprComponent>) -> @Sendable (String) -> [PluggableComponent] {
+  /// A namespace's pluggable components, from the informer's cache (nil until it has loaded).
+  static func pluggableComponents(_ informer: Informer<DaprComponent>) -> @Sendable (String) -> [PluggableComponent]? {
     { namespace in
-      informer.store.values.filter { $0.metadata.namespace == namespace }.compactMap(PluggableComponent.init)
+      guard informer.hasSynced else { return nil }
+      return informer.store.values.filter { $0.metadata.namespace == namespace }.compactMap(PluggableComponent.init)
     }
   }
 }

@@ -89,15 +89,23 @@ struct GoldenFixture: CustomTestStringConvertible, Sendable {
     #expect(warningsText == expectedWarnings)
   }
 
+  @Test("The patch the webhook sends is the golden patch, written by its one-pass writer", arguments: fixtures)
+  func theWebhooksWriterSendsTheGoldenPatch(fixture: GoldenFixture) throws {
+    let (operations, _) = try fixture.plan()
+    let sent = try JSONCoding.parse(PatchOperation.json(operations))
+    #expect(sent == (try JSONCoding.parse(try Data(contentsOf: fixture.patchURL))))
+  }
+
   @Test(
     "Kubernetes applies each golden patch: daprd as planned, one copy of each volume, the labels, and app containers with the Dapr variables beside their own",
     arguments: fixtures)
   func kubectlAppliesTheGoldenPatch(fixture: GoldenFixture) throws {
     let pod = try fixture.pod()
     let patch = try JSONCoding.parse(try Data(contentsOf: fixture.patchURL))
-    let operations = try #require(patch.arrayValue).map {
-      PatchOperation.add($0["path"]?.stringValue ?? "", $0["value"] ?? .null)
-    }
+    let documents = try #require(patch.arrayValue)
+    // The injector only adds; a golden file with any other op is wrong.
+    #expect(documents.allSatisfy { $0["op"]?.stringValue == "add" })
+    let operations = documents.map { PatchOperation.add($0["path"]?.stringValue ?? "", $0["value"] ?? .null) }
     let result = try KubectlPatchTests.applied(pod, operations)
     try Self.check(result: result, original: pod, operations: operations)
   }

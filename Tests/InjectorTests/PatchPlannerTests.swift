@@ -334,3 +334,31 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
     ])
   }
 }
+
+@Suite struct AdmissionAnswerTests {
+  @Test func aRefusalCarriesItsMessageExactlyWhateverItHoldsAndEchoesTheReview() throws {
+    let appID = "Ça \"va\"\n\t\\ bien"
+    let handler = AdmissionReviewHandler(
+      planner: PatchPlanner(settings: InjectorSettings(), trustAnchors: ""), allowList: try ServiceAccountAllowList())
+    let review: JSONValue = [
+      "apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview",
+      "request": [
+        "uid": "7c1e\u{1}", "namespace": "shop", "kind": ["group": "", "version": "v1", "kind": "Pod"],
+        "userInfo": ["username": "system:serviceaccount:kube-system:replicaset-controller"],
+        "object": makePod(annotations: ["dapr.io/enabled": "true", "dapr.io/app-id": appID]),
+      ],
+    ]
+    let answer = handler.handle(body: try JSONCoding.encode(review), contentType: "application/json")
+    let parsed = try JSONCoding.parse(answer.body)
+    #expect(parsed["apiVersion"] == "admission.k8s.io/v1beta1")
+    #expect(parsed["kind"] == "AdmissionReview")
+    #expect(parsed["response"]?["uid"]?.stringValue == "7c1e\u{1}")
+    #expect(parsed["response"]?["allowed"] == false)
+    #expect(parsed["response"]?["patch"] == nil)
+    guard case .refused(_, let expected) = answer.outcome else {
+      throw UnexpectedPlan(description: "expected a refusal, got \(answer.outcome)")
+    }
+    #expect(expected.contains(appID))
+    #expect(parsed["response"]?["status"]?["message"]?.stringValue == expected)
+  }
+}

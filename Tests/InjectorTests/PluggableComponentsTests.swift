@@ -116,4 +116,32 @@ import Testing
     }
     #expect(asked.withLock { $0 } == ["shop"])
   }
+
+  @Test func aPodAskingForComponentsBeforeTheCacheHasLoadedIsRefusedSayingWhy() throws {
+    let handler = AdmissionReviewHandler(
+      planner: PatchPlanner(settings: InjectorSettings(), trustAnchors: ""),
+      allowList: try ServiceAccountAllowList(), pluggableComponents: { _ in nil })
+    let review: JSONValue = [
+      "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+      "request": [
+        "uid": "u", "namespace": "shop", "kind": ["group": "", "version": "v1", "kind": "Pod"],
+        "userInfo": ["username": "system:serviceaccount:kube-system:replicaset-controller"],
+        "object": makePod(annotations: Self.inject),
+      ],
+    ]
+    let answer = handler.handle(body: try JSONCoding.encode(review), contentType: "application/json")
+    let response = try JSONCoding.parse(answer.body)["response"]
+    #expect(response?["allowed"] == false)
+    #expect(
+      response?["status"]?["message"]?.stringValue?.hasPrefix(
+        "dapr.io/inject-pluggable-components: the injector has not loaded the Components of namespace shop yet") == true)
+  }
+
+  @Test func anInjectedContainerThatAlreadyMountsTheSocketsFolderIsNotMountedTwice() throws {
+    let container = #"{"name":"cb","image":"x","volumeMounts":[{"name":"own","mountPath":"/tmp/dapr-components-sockets"}]}"#
+    let (operations, _) = try Self.plan(
+      makePod(annotations: Self.inject), components: [PluggableComponent(name: "b", container: container)])
+    let injected = try #require(operations.first { $0.value["name"]?.stringValue == "cb" }?.value)
+    #expect(injected["volumeMounts"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["own"])
+  }
 }

@@ -276,6 +276,11 @@ final class EventInbox: Sendable {
         _ = try kubectl(
           ["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.configuration("tracing", namespace: ns, rate: "0.5"))
         #expect(try await inbox.next() == (2, "tracing"))
+        // Rotating the header's Secret re-sends the Configuration that uses it.
+        _ = try await admin.patch(
+          Secret.self, namespace: ns, name: "otel",
+          .merge(["data": ["token": .string(Data("rotated".utf8).base64EncodedString())]]))
+        #expect(try await inbox.next() == (2, "tracing"))
         group.cancelAll()
       }
     }

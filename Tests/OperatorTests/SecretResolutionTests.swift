@@ -95,7 +95,7 @@ import Testing
       ),
       (
         ["name": "x-api-key", "secretKeyRef": ["name": "gone", "key": "k"]],
-        "Configuration shop/tracing refers to Secret shop/gone, which does not exist"
+        "Configuration shop/tracing: header x-api-key refers to Secret shop/gone, which does not exist"
       ),
     ] as [(JSONValue, String)])
   func configurationSecretProblems(header: JSONValue, message: String) {

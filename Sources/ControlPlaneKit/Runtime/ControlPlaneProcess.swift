@@ -60,11 +60,14 @@ public enum ControlPlaneProcess {
   /// Runs Swift Concurrency's tasks on NIO's event-loop threads instead of a separate pool, so that a request's
   /// handler runs on the thread that read it: no thread hop per RPC, fewer threads, less memory. Call first thing
   /// in `main`, on the main thread, before any task is created.
-  /// There is one event loop per CPU the process may use: NIO counts the machine's cores and cgroup quotas but not
-  /// the affinity mask (`taskset`, cpusets), and two loops time-sharing one core only add switches.
+  /// There is one event loop per CPU the process may use: NIO counts the machine's cores, cgroup quotas and cpusets
+  /// but not the affinity mask (`taskset`), and two loops time-sharing one core only add switches. An explicit
+  /// `NIO_SINGLETON_GROUP_LOOP_COUNT` wins.
   @MainActor
   public static func runTasksOnEventLoops() {
-    if let allowed = allowedCPUCount, allowed > 0, allowed < System.coreCount {
+    if ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil, let allowed = allowedCPUCount,
+      allowed > 0, allowed < System.coreCount
+    {
       NIOSingletons.groupLoopCountSuggestion = allowed
     }
     _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()

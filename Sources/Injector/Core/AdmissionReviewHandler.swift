@@ -7,13 +7,13 @@ import Kubernetes
 public struct AdmissionReviewHandler: Sendable {
   public var planner: PatchPlanner
   public var allowList: ServiceAccountAllowList
-  /// The Components with a container annotation in a namespace (from a cache), read only for pods that ask for
-  /// `dapr.io/inject-pluggable-components`.
-  public var pluggableComponents: @Sendable (_ namespace: String) -> [PluggableComponent]
+  /// The Components with a container annotation in a namespace (from a cache; nil until the cache has loaded), read
+  /// only for pods that ask for `dapr.io/inject-pluggable-components`.
+  public var pluggableComponents: @Sendable (_ namespace: String) -> [PluggableComponent]?
 
   public init(
     planner: PatchPlanner, allowList: ServiceAccountAllowList,
-    pluggableComponents: @escaping @Sendable (_ namespace: String) -> [PluggableComponent] = { _ in [] }
+    pluggableComponents: @escaping @Sendable (_ namespace: String) -> [PluggableComponent]? = { _ in [] }
   ) {
     self.planner = planner
     self.allowList = allowList
@@ -72,8 +72,17 @@ public struct AdmissionReviewHandler: Sendable {
     do throws(InjectionError) {
       let wantsComponents = pod["metadata"]?["annotations"]?["dapr.io/inject-pluggable-components"]?.stringValue
         .map(ProcessFacts.isTruthy) ?? false
-      let podNamespace = pod["metadata"]?["namespace"]?.stringValue ?? ""
-      let components = wantsComponents ? pluggableComponents(podNamespace.isEmpty ? namespace : podNamespace) : []
+      let podNamespace = (pod["metadata"]?["namespace"]?.stringValue).flatMap { $0.isEmpty ? nil : $0 } ?? namespace
+      var components: [PluggableComponent] = []
+      if wantsComponents {
+        // Dapr refuses the pod when it cannot list the Components; so does this, saying why.
+        guard let loaded = pluggableComponents(podNamespace) else {
+          throw InjectionError(
+            "dapr.io/inject-pluggable-components: the injector has not loaded the Components of namespace "
+              + "\(podNamespace) yet (is the Component CRD installed, and may the injector list and watch components?)")
+        }
+        components = loaded
+      }
       switch try planner.plan(pod: pod, namespace: namespace, components: components) {
       case .skip(let reason):
         return answer(review: review, allowed: true, outcome: .notInjected(reason: reason))

@@ -63,6 +63,11 @@ struct PluggableComponentsPlan {
   /// True when the pod has or gets component containers: only then do daprd and they share the socket volume.
   var isEmpty: Bool { existing.isEmpty && injected.isEmpty }
 
+  /// Whether these mounts already use the socket volume or the sockets folder (a second mount would be refused).
+  func mountsSocket(_ mounts: [JSONValue]) -> Bool {
+    mounts.contains { $0["name"]?.stringValue == Self.socketVolume || $0["mountPath"]?.stringValue == folder }
+  }
+
   var mount: JSONValue { ["name": .string(Self.socketVolume), "mountPath": .string(folder)] }
   var variable: JSONValue { ["name": .string(Self.folderVariable), "value": .string(folder)] }
 
@@ -111,7 +116,7 @@ struct PluggableComponentsPlan {
           env == nil ? .add("/spec/containers/\(index)/env", [variable]) : .add("/spec/containers/\(index)/env/-", variable))
       }
       let mounts = container["volumeMounts"]?.arrayValue
-      if !(mounts ?? []).contains(where: { $0["name"]?.stringValue == Self.socketVolume || $0["mountPath"]?.stringValue == folder }) {
+      if !mountsSocket(mounts ?? []) {
         operations.append(
           mounts == nil
             ? .add("/spec/containers/\(index)/volumeMounts", [mount])
@@ -126,7 +131,9 @@ struct PluggableComponentsPlan {
       for name in mounts.compactMap({ $0["name"]?.stringValue }) where volumes.insert(name).inserted {
         operations.append(.add("/spec/volumes/-", ["name": .string(name), "emptyDir": [:]]))
       }
-      mounts.append(mount)
+      if !mountsSocket(mounts) {
+        mounts.append(mount)
+      }
       container["volumeMounts"] = .array(mounts)
       operations.append(.add("/spec/containers/-", .object(container)))
     }

@@ -64,10 +64,19 @@ public enum SecretResolution {
         throw MissingSecret(
           resource: resource, secret: secret, problem: "header \(headerName) names Secret \(secret) without a key")
       }
-      guard let data = lookup(namespace, name) else { throw MissingSecret(resource: resource, secret: secret) }
-      guard let encoded = data[key], let bytes = Data(base64Encoded: encoded) else {
+      guard let data = lookup(namespace, name) else {
+        throw MissingSecret(
+          resource: resource, secret: secret,
+          problem: "header \(headerName) refers to Secret \(secret), which does not exist")
+      }
+      guard let encoded = data[key] else {
         throw MissingSecret(
           resource: resource, secret: secret, problem: "header \(headerName): Secret \(secret) has no key \(key)")
+      }
+      guard let bytes = Data(base64Encoded: encoded) else {
+        throw MissingSecret(
+          resource: resource, secret: secret,
+          problem: "header \(headerName): key \(key) of Secret \(secret) is not base64 data")
       }
       fields["value"] = .string(String(decoding: bytes, as: UTF8.self))
       resolved.append(.object(fields))

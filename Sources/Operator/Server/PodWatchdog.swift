@@ -58,6 +58,7 @@ struct PodWatchdog: Sendable {
         pods = found
       }
     } catch {
+      try Task.checkCancellation()
       logger.error("DaprWatchdog cannot list pods: \(error)")
       return false
     }
@@ -66,10 +67,15 @@ struct PodWatchdog: Sendable {
       switch action {
       case .delete(let namespace, let name):
         try await Task.sleep(until: pacing.next(now: .now), clock: .continuous)
-        logger.warning("Pod \(namespace)/\(name) does not have the Dapr sidecar and will be deleted")
         do {
+          // The list may be minutes old by now: a pod of the same name may have come back with its sidecar.
+          let current = try await client.get(Pod.self, namespace: namespace, name: name)
+          guard WatchdogPlanner.actions(for: [current], canPatchLabels: false) == [action] else { continue }
+          logger.warning("Pod \(namespace)/\(name) does not have the Dapr sidecar and will be deleted")
           try await client.delete(Pod.self, namespace: namespace, name: name)
           logger.info("Deleted pod \(namespace)/\(name)")
+        } catch let error where error.code == .notFound {
+          continue
         } catch {
           logger.error("Failed to delete pod \(namespace)/\(name). Error: \(error)")
         }

@@ -99,7 +99,7 @@ public final class ResourceCache: Service, Sendable {
       return try resolving(kind, object)
     } catch {
       metrics.secretFailures.increment()
-      logger.error("Leaving out \(error.resource): \(error)")
+      logger.error("Leaving out a resource its sidecars cannot use yet: \(error)")
       recordMissingSecret(object, error)
       return nil
     }
@@ -171,7 +171,7 @@ public final class ResourceCache: Service, Sendable {
         await resiliencies.waitUntilSynced()
         await httpEndpoints.waitUntilSynced()
         await secrets.waitUntilSynced()
-        await pods.waitUntilSynced()
+        // Not the pod cache: until it has synced every app gets all of its namespace's Configurations.
         readiness.markReady(Self.readinessTarget)
       }
       group.addTask { [self] in await dispatch(components.events(), as: .component) }
@@ -213,8 +213,8 @@ public final class ResourceCache: Service, Sendable {
     }
   }
 
-  /// A changed Secret sends UPDATED for the Components and HTTPEndpoints that use it, within the informer's
-  /// delay, rather than on the sidecar's next re-list as in Dapr.
+  /// A changed Secret sends UPDATED for the Components, HTTPEndpoints and Configurations that use it, within the
+  /// informer's delay, rather than on the sidecar's next re-list as in Dapr.
   func dispatchSecrets(_ events: AsyncStream<InformerEvent<Secret>>) async {
     for await event in events {
       guard let hub = hub.current, secrets.hasSynced else { continue }
@@ -225,7 +225,7 @@ public final class ResourceCache: Service, Sendable {
       }
       let namespace = secret.metadata.namespace ?? ""
       let name = secret.metadata.name ?? ""
-      for kind in [ResourceKind.component, .httpEndpoint] {
+      for kind in [ResourceKind.component, .httpEndpoint, .configuration] {
         let users = objects(kind, namespace: namespace).filter { Self.refers($0, to: name) }
         if !users.isEmpty { hub.republish(kind, users.map(ResourceSnapshot.init(object:))) }
       }
