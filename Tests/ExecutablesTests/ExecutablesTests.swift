@@ -125,6 +125,7 @@ import Testing
       ("placement", ["--replicationFactor", "0"], "replicationFactor"),
       ("sentry", ["--mode", "cloud"], "mode"),
       ("operator", ["--port", "70000"], "port"),
+      ("operator", ["--watch-interval", "500ms"], "watch-interval"),
       ("injector", ["--log-level", "loud"], "log-level"),
     ])
   func badFlags(binary: String, arguments: [String], flagName: String) async throws {

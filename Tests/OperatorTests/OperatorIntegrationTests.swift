@@ -420,7 +420,7 @@ final class EventInbox: Sendable {
         template:
           metadata:
             labels: {app: \(name)}
-            annotations: {dapr.io/enabled: "true"}
+            annotations: {dapr.io/enabled: "true", dapr.io/app-id: \(name)}
           spec:
             containers: [{name: app, image: nginx}]
       """

@@ -2,8 +2,11 @@ import Kubernetes
 import Operator
 import Testing
 
+/// A workload whose pod template carries `annotations` and, unless they name one, the app id `checkout`.
 func workload(annotations: [String: String], kind: String = "Deployment") -> JSONValue {
-  [
+  var annotations = annotations
+  if annotations["dapr.io/app-id"] == nil { annotations["dapr.io/app-id"] = "checkout" }
+  return [
     "apiVersion": "apps/v1", "kind": .string(kind),
     "metadata": ["name": "checkout", "namespace": "shop", "uid": "uid-1"],
     "spec": [
@@ -52,12 +55,14 @@ func workload(annotations: [String: String], kind: String = "Deployment") -> JSO
       // The injector's rule: `yes` injects nothing, so it gets no Service either (Dapr's reconciler made one).
       (["dapr.io/enabled": "yes"], false, false),
       (["dapr.io/enabled": "TRUE"], true, true),
+      // As in Dapr, no annotated app id, no Service: each pod's app id would be its own name.
+      (["dapr.io/enabled": "true", "dapr.io/app-id": ""], false, false),
     ] as [([String: String], Bool, Bool)])
   func enabling(annotations: [String: String], hasService: Bool, scraped: Bool) {
     let planned = ServicePlanner.desired(for: workload(annotations: annotations, kind: "StatefulSet"))
     #expect((planned != nil) == hasService)
     #expect((planned?.service["metadata"]?["annotations"]?["prometheus.io/scrape"] != nil) == scraped)
-    if hasService { #expect(planned?.appID == "checkout", "the workload's name stands in for the app id") }
+    if hasService { #expect(planned?.appID == "checkout") }
   }
 
   @Test func aHandEditIsRevertedWhileWhatTheAPIServerAddedIsKept() throws {

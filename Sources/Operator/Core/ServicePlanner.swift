@@ -5,14 +5,17 @@ import Kubernetes
 /// The `<app-id>-dapr` Service a Dapr-enabled Deployment or StatefulSet gets, as a value, and whether an existing
 /// Service has drifted from it.
 public enum ServicePlanner {
-  /// The app id and the Service for `workload`, or nil when its pod template is not Dapr-enabled.
+  /// The app id and the Service for `workload`, or nil when its pod template is not Dapr-enabled or names no app id.
+  /// As in Dapr, the app id must be annotated: without it each pod's app id is its own name, which no Service named
+  /// after the workload would match.
   public static func desired(for workload: JSONValue) -> (appID: String, service: JSONValue)? {
     let template = workload["spec"]?["template"]
     let annotations = (template?["metadata"]?["annotations"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
     guard DaprEnabled.isEnabled(annotations: annotations) else { return nil }
     let name = workload["metadata"]?["name"]?.stringValue ?? ""
-    let appID = annotations["dapr.io/app-id"].flatMap { $0.isEmpty ? nil : $0 } ?? name
-    guard !appID.isEmpty, let kind = workload["kind"]?.stringValue, let uid = workload["metadata"]?["uid"] else {
+    guard let appID = annotations["dapr.io/app-id"], !appID.isEmpty, let kind = workload["kind"]?.stringValue,
+      let uid = workload["metadata"]?["uid"]
+    else {
       return nil
     }
     func port(_ key: String, _ fallback: Int64) -> Int64 { annotations[key].flatMap { Int64($0) } ?? fallback }
