@@ -97,7 +97,7 @@ public actor LocalKubernetes {
     let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
     let directory = runs.appendingPathComponent("\(stamp)-\(ProcessInfo.processInfo.processIdentifier)")
     let log = directory.path + ".start.log"
-    FileManager.default.createFile(atPath: log, contents: nil)
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
 
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")

@@ -70,7 +70,7 @@ public enum OperatorServer {
     if !options.disableServiceReconciler {
       let reconciler = ServiceReconciler(
         client: client, registry: environment.metrics, namespaces: watchedNamespaces,
-        logger: environment.logger(subscope: "service"))
+        argoRollouts: options.enableArgoRolloutServiceReconciler, logger: environment.logger(subscope: "service"))
       controllers.append { try await reconciler.run() }
     }
     let schedule = try WatchdogSchedule(parsing: options.watchInterval)

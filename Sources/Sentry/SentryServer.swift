@@ -145,7 +145,7 @@ struct SentryGRPCServer: Service {
 
   func run() async throws {
     // Until the CA is loaded there is no certificate to serve with; a shutdown meanwhile just ends the wait.
-    let first: TLSIdentity? = try? await cancelWhenGracefulShutdown {
+    let first: TLSIdentity? = await cancelWhenGracefulShutdown {
       for await identity in serving.identity.updates(includingCurrent: true) {
         if let identity { return identity }
       }

@@ -290,6 +290,62 @@ final class EventInbox: Sendable {
 }
 
 @Suite(.serialized, .timeLimit(.minutes(3))) struct ServiceReconcilerIntegrationTests {
+  /// Argo's Rollout CRD, reduced to what the API server needs to store Rollouts.
+  static let rolloutCRD = """
+    apiVersion: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    metadata: {name: rollouts.argoproj.io}
+    spec:
+      group: argoproj.io
+      scope: Namespaced
+      names: {kind: Rollout, listKind: RolloutList, plural: rollouts, singular: rollout}
+      versions:
+        - name: v1alpha1
+          served: true
+          storage: true
+          schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+    """
+
+  @Test func withTheFlagAnAnnotatedArgoRolloutGetsItsDaprServiceOwnedByTheRollout() async throws {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let admin = try cluster.adminClient()
+    let kubeconfig = cluster.kubeconfigPath
+    _ = try kubectl(["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.rolloutCRD)
+    _ = try kubectl(
+      ["wait", "--for", "condition=Established", "crd/rollouts.argoproj.io", "--timeout", "60s"], kubeconfig: kubeconfig)
+    let ns = "rollout-\(UInt32.random(in: 0...UInt32.max))"
+    _ = try await admin.create(Namespace(name: ns))
+    let reconciler = ServiceReconciler(
+      client: admin, registry: MetricsRegistry(includeProcessMetrics: false), namespaces: [ns], argoRollouts: true,
+      logger: Logger(label: "service"))
+    try await withRunningServices([LeaderOnlyControllers(elector: nil, reconciler: reconciler)]) {
+      _ = try kubectl(
+        ["apply", "-f", "-"], kubeconfig: kubeconfig,
+        input: """
+          apiVersion: argoproj.io/v1alpha1
+          kind: Rollout
+          metadata: {name: canary, namespace: \(ns)}
+          spec:
+            selector: {matchLabels: {app: canary}}
+            template:
+              metadata:
+                labels: {app: canary}
+                annotations: {dapr.io/enabled: "true", dapr.io/app-id: canary}
+              spec:
+                containers: [{name: app, image: nginx}]
+          """)
+      try await eventually("the Rollout's Service exists") {
+        (try? await admin.get(KubernetesService.self, namespace: ns, name: "canary-dapr")) != nil
+      }
+      let service = try await admin.get(KubernetesService.self, namespace: ns, name: "canary-dapr")
+      let owner = service.json["metadata"]?["ownerReferences"]?.arrayValue?.first
+      #expect(owner?["kind"]?.stringValue == "Rollout" && owner?["apiVersion"]?.stringValue == "argoproj.io/v1alpha1")
+      #expect(service.json["spec"]?["selector"] == ["app": "canary"])
+    }
+    try? await admin.delete(Namespace.self, name: ns)
+    await admin.shutdown()
+  }
+
   @Test func anAnnotatedDeploymentGetsItsDaprServiceAndAHandEditIsReverted() async throws {
     let cluster = try await LocalKubernetes.shared.cluster()
     let admin = try cluster.adminClient()

@@ -26,7 +26,21 @@ public struct StatefulSet: KubernetesObject {
   }
 }
 
-/// The part Deployments and StatefulSets share: replicas, selector, pod template.
+/// `argoproj.io/v1alpha1/Rollout` (Argo Rollouts): a Deployment-shaped workload whose pod template the operator reads
+/// like a Deployment's.
+public struct ArgoRollout: KubernetesObject {
+  public static let resource = ResourceDescriptor(
+    group: "argoproj.io", version: "v1alpha1", plural: "rollouts", kind: "Rollout", namespaced: true)
+  public var json: JSONObject
+  public init(json: JSONObject) { self.json = json }
+
+  public var spec: WorkloadSpec {
+    get { self["spec"] ?? WorkloadSpec() }
+    set { self["spec"] = newValue }
+  }
+}
+
+/// The part Deployments, StatefulSets and Rollouts share: replicas, selector, pod template.
 public struct WorkloadSpec: JSONObjectView {
   public var json: JSONObject
   public init(json: JSONObject) { self.json = json }

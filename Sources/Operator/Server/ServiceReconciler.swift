@@ -5,20 +5,26 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// Keeps the `<app-id>-dapr` Service of every Dapr-enabled Deployment and StatefulSet: creates it, reverts hand edits,
-/// and deletes it when the workload stops being Dapr-enabled (the garbage collector removes it with the workload).
-/// Runs on the leader only.
+/// Keeps the `<app-id>-dapr` Service of every Dapr-enabled Deployment and StatefulSet (and Argo Rollout, with
+/// `--enable-argo-rollout-service-reconciler`): creates it, reverts hand edits, and deletes it when the workload stops
+/// being Dapr-enabled (the garbage collector removes it with the workload). Runs on the leader only.
 final class ServiceReconciler: Sendable {
   let client: KubernetesClient
   let logger: Logger
   let registry: MetricsRegistry
   /// `--watch-namespace`: only these namespaces (empty: all).
   let namespaces: Set<String>
+  /// `--enable-argo-rollout-service-reconciler`: Rollouts too (their CRD must be installed).
+  let argoRollouts: Bool
 
-  init(client: KubernetesClient, registry: MetricsRegistry, namespaces: Set<String> = [], logger: Logger) {
+  init(
+    client: KubernetesClient, registry: MetricsRegistry, namespaces: Set<String> = [], argoRollouts: Bool = false,
+    logger: Logger
+  ) {
     self.client = client
     self.registry = registry
     self.namespaces = namespaces
+    self.argoRollouts = argoRollouts
     self.logger = logger
   }
 
@@ -38,6 +44,8 @@ final class ServiceReconciler: Sendable {
   func run() async throws {
     let deployments = Informer<Deployment>(client: client, namespace: informerNamespace, logger: logger)
     let statefulSets = Informer<StatefulSet>(client: client, namespace: informerNamespace, logger: logger)
+    let rollouts: Informer<ArgoRollout>? =
+      argoRollouts ? Informer(client: client, namespace: informerNamespace, logger: logger) : nil
     var serviceConfiguration = InformerConfiguration<KubernetesService>()
     serviceConfiguration.labelSelector = "dapr.io/enabled=true"
     let services = Informer<KubernetesService>(
@@ -46,12 +54,14 @@ final class ServiceReconciler: Sendable {
       switch kind {
       case "Deployment": deployments.get(namespace: namespace, name: name).map { .object($0.json) }
       case "StatefulSet": statefulSets.get(namespace: namespace, name: name).map { .object($0.json) }
+      case "Rollout": rollouts?.get(namespace: namespace, name: name).map { .object($0.json) }
       default: nil
       }
     }
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await deployments.run() }
       group.addTask { try await statefulSets.run() }
+      if let rollouts { group.addTask { try await rollouts.run() } }
       group.addTask { try await services.run() }
       group.addTask { [self] in
         await services.waitUntilSynced()
@@ -61,6 +71,11 @@ final class ServiceReconciler: Sendable {
           }
           inner.addTask { [self] in
             for await event in statefulSets.events() { await workloadChanged(event, services: services) }
+          }
+          if let rollouts {
+            inner.addTask { [self] in
+              for await event in rollouts.events() { await workloadChanged(event, services: services) }
+            }
           }
           inner.addTask { [self] in
             // A Service edited or deleted by hand: reconcile its owner again.
