@@ -30,7 +30,9 @@ trap stop EXIT
 trap 'exit 0' INT TERM
 
 echo "starting the Kubernetes API server (logs in $run_dir/kubernetes/logs)"
-scripts/kubernetes/start.sh --dir "$run_dir/kubernetes" --keep >"$run_dir/ready" 2>"$logs/kubernetes-start.log" &
+# In its own session, so that Ctrl-C (which the terminal sends to the whole foreground group) stops the services
+# first and the API server only after them: the operator and placement release their Leases on the way out.
+setsid scripts/kubernetes/start.sh --dir "$run_dir/kubernetes" --keep >"$run_dir/ready" 2>"$logs/kubernetes-start.log" &
 kube_pid=$!
 until grep -q '^READY' "$run_dir/ready" 2>/dev/null; do
   kill -0 "$kube_pid" 2>/dev/null || { cat "$logs/kubernetes-start.log" >&2; exit 1; }
