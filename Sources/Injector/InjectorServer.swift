@@ -163,13 +163,18 @@ struct HandlerRefresher: Service {
           for await _ in anchors.bundle.updates() { rebuild() }
         }
         group.addTask {
-          for await _ in configurations.events() {
+          @Sendable func apply() {
             let enabled = configurations.store.values.first?.mtls.enabled ?? true
             if enabled != mTLS.current {
               mTLS.set(enabled)
               rebuild()
             }
           }
+          // Subscribe, then read what is cached: a change is seen either way, whichever service started first.
+          let events = configurations.events()
+          await configurations.waitUntilSynced()
+          apply()
+          for await _ in events { apply() }
         }
         try await group.waitForAll()
       }

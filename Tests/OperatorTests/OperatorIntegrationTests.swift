@@ -306,7 +306,7 @@ final class EventInbox: Sendable {
           schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
     """
 
-  @Test func withTheFlagAnAnnotatedArgoRolloutGetsItsDaprServiceOwnedByTheRollout() async throws {
+  @Test func withTheFlagAnExistingArgoRolloutGetsItsDaprServiceOwnedByTheRolloutAtStart() async throws {
     let cluster = try await LocalKubernetes.shared.cluster()
     let admin = try cluster.adminClient()
     let kubeconfig = cluster.kubeconfigPath
@@ -318,22 +318,23 @@ final class EventInbox: Sendable {
     let reconciler = ServiceReconciler(
       client: admin, registry: MetricsRegistry(includeProcessMetrics: false), namespaces: [ns], argoRollouts: true,
       logger: Logger(label: "service"))
+    // The Rollout exists before the reconciler starts, as when a replica becomes the leader: it is reconciled too.
+    _ = try kubectl(
+      ["apply", "-f", "-"], kubeconfig: kubeconfig,
+      input: """
+        apiVersion: argoproj.io/v1alpha1
+        kind: Rollout
+        metadata: {name: canary, namespace: \(ns)}
+        spec:
+          selector: {matchLabels: {app: canary}}
+          template:
+            metadata:
+              labels: {app: canary}
+              annotations: {dapr.io/enabled: "true", dapr.io/app-id: canary}
+            spec:
+              containers: [{name: app, image: nginx}]
+        """)
     try await withRunningServices([LeaderOnlyControllers(elector: nil, reconciler: reconciler)]) {
-      _ = try kubectl(
-        ["apply", "-f", "-"], kubeconfig: kubeconfig,
-        input: """
-          apiVersion: argoproj.io/v1alpha1
-          kind: Rollout
-          metadata: {name: canary, namespace: \(ns)}
-          spec:
-            selector: {matchLabels: {app: canary}}
-            template:
-              metadata:
-                labels: {app: canary}
-                annotations: {dapr.io/enabled: "true", dapr.io/app-id: canary}
-              spec:
-                containers: [{name: app, image: nginx}]
-          """)
       try await eventually("the Rollout's Service exists") {
         (try? await admin.get(KubernetesService.self, namespace: ns, name: "canary-dapr")) != nil
       }

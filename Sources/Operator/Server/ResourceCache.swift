@@ -158,6 +158,13 @@ public final class ResourceCache: Service, Sendable {
   // === Running ===
 
   public func run() async throws {
+    // Subscribed before the informers start, so that no change between a list and a subscription is lost.
+    let componentEvents = components.events()
+    let configurationEvents = configurations.events()
+    let subscriptionEvents = subscriptions.events()
+    let resiliencyEvents = resiliencies.events()
+    let httpEndpointEvents = httpEndpoints.events()
+    let secretEvents = secrets.events()
     try await withThrowingTaskGroup(of: Void.self) { group in
       for informer in [
         components as any Service, configurations, subscriptions, resiliencies, httpEndpoints, secrets, pods,
@@ -174,23 +181,25 @@ public final class ResourceCache: Service, Sendable {
         // Not the pod cache: until it has synced every app gets all of its namespace's Configurations.
         readiness.markReady(Self.readinessTarget)
       }
-      group.addTask { [self] in await dispatch(components.events(), as: .component) }
-      group.addTask { [self] in await dispatch(configurations.events(), as: .configuration) }
-      group.addTask { [self] in await dispatch(subscriptions.events(), as: .subscription) }
-      group.addTask { [self] in await dispatch(resiliencies.events(), as: .resiliency) }
-      group.addTask { [self] in await dispatch(httpEndpoints.events(), as: .httpEndpoint) }
-      group.addTask { [self] in await dispatchSecrets(secrets.events()) }
+      group.addTask { [self] in await dispatch(componentEvents, as: .component) }
+      group.addTask { [self] in await dispatch(configurationEvents, as: .configuration) }
+      group.addTask { [self] in await dispatch(subscriptionEvents, as: .subscription) }
+      group.addTask { [self] in await dispatch(resiliencyEvents, as: .resiliency) }
+      group.addTask { [self] in await dispatch(httpEndpointEvents, as: .httpEndpoint) }
+      group.addTask { [self] in await dispatchSecrets(secretEvents) }
       try await group.waitForAll()
     }
   }
 
   func dispatch<Object: KubernetesObject>(_ events: AsyncStream<InformerEvent<Object>>, as kind: ResourceKind) async {
+    // Objects of the initial list (the events before `.synced`) are not sent: streams start empty and sidecars
+    // List first, as in Dapr.
+    var listed = false
     for await event in events {
-      guard let hub = hub.current else { continue }
+      if case .synced = event { listed = true }
+      guard let hub = hub.current, listed else { continue }
       switch event {
       case .added(let object):
-        // Objects of the initial list are not sent: streams start empty and sidecars List first, as in Dapr.
-        guard hasSynced(kind) else { continue }
         hub.publish(kind, old: nil, new: ResourceSnapshot(object: .object(object.json)))
       case .updated(let old, let new):
         hub.publish(
@@ -203,21 +212,13 @@ public final class ResourceCache: Service, Sendable {
     }
   }
 
-  func hasSynced(_ kind: ResourceKind) -> Bool {
-    switch kind {
-    case .component: components.hasSynced
-    case .configuration: configurations.hasSynced
-    case .subscription: subscriptions.hasSynced
-    case .resiliency: resiliencies.hasSynced
-    case .httpEndpoint: httpEndpoints.hasSynced
-    }
-  }
-
   /// A changed Secret sends UPDATED for the Components, HTTPEndpoints and Configurations that use it, within the
   /// informer's delay, rather than on the sidecar's next re-list as in Dapr.
   func dispatchSecrets(_ events: AsyncStream<InformerEvent<Secret>>) async {
+    var listed = false
     for await event in events {
-      guard let hub = hub.current, secrets.hasSynced else { continue }
+      if case .synced = event { listed = true }
+      guard let hub = hub.current, listed else { continue }
       let secret: Secret
       switch event {
       case .added(let object), .updated(_, let object), .deleted(let object): secret = object

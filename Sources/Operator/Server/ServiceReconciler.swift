@@ -58,6 +58,13 @@ final class ServiceReconciler: Sendable {
       default: nil
       }
     }
+    // Subscribed before the informers start: their first list arrives as events, so every existing workload is
+    // reconciled when this replica becomes the leader, and nothing that happens before the Services are cached is
+    // lost.
+    let deploymentEvents = deployments.events()
+    let statefulSetEvents = statefulSets.events()
+    let rolloutEvents = rollouts?.events()
+    let serviceEvents = services.events()
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await deployments.run() }
       group.addTask { try await statefulSets.run() }
@@ -67,19 +74,19 @@ final class ServiceReconciler: Sendable {
         await services.waitUntilSynced()
         await withTaskGroup(of: Void.self) { inner in
           inner.addTask { [self] in
-            for await event in deployments.events() { await workloadChanged(event, services: services) }
+            for await event in deploymentEvents { await workloadChanged(event, services: services) }
           }
           inner.addTask { [self] in
-            for await event in statefulSets.events() { await workloadChanged(event, services: services) }
+            for await event in statefulSetEvents { await workloadChanged(event, services: services) }
           }
-          if let rollouts {
+          if let rolloutEvents {
             inner.addTask { [self] in
-              for await event in rollouts.events() { await workloadChanged(event, services: services) }
+              for await event in rolloutEvents { await workloadChanged(event, services: services) }
             }
           }
           inner.addTask { [self] in
             // A Service edited or deleted by hand: reconcile its owner again.
-            for await event in services.events() {
+            for await event in serviceEvents {
               let service: KubernetesService
               switch event {
               case .updated(_, let new): service = new
