@@ -290,6 +290,23 @@ final class EventInbox: Sendable {
 }
 
 @Suite(.serialized, .timeLimit(.minutes(3))) struct ServiceReconcilerIntegrationTests {
+  /// A Dapr-enabled workload of one nginx container, labelled and selected by `app: <name>`.
+  static func workload(_ apiVersion: String, _ kind: String, name: String, namespace: String, appID: String) -> String {
+    """
+    apiVersion: \(apiVersion)
+    kind: \(kind)
+    metadata: {name: \(name), namespace: \(namespace)}
+    spec:
+      selector: {matchLabels: {app: \(name)}}
+      template:
+        metadata:
+          labels: {app: \(name)}
+          annotations: {dapr.io/enabled: "true", dapr.io/app-id: \(appID)}
+        spec:
+          containers: [{name: app, image: nginx}]
+    """
+  }
+
   /// Argo's Rollout CRD, reduced to what the API server needs to store Rollouts.
   static let rolloutCRD = """
     apiVersion: apiextensions.k8s.io/v1
@@ -321,19 +338,7 @@ final class EventInbox: Sendable {
     // The Rollout exists before the reconciler starts, as when a replica becomes the leader: it is reconciled too.
     _ = try kubectl(
       ["apply", "-f", "-"], kubeconfig: kubeconfig,
-      input: """
-        apiVersion: argoproj.io/v1alpha1
-        kind: Rollout
-        metadata: {name: canary, namespace: \(ns)}
-        spec:
-          selector: {matchLabels: {app: canary}}
-          template:
-            metadata:
-              labels: {app: canary}
-              annotations: {dapr.io/enabled: "true", dapr.io/app-id: canary}
-            spec:
-              containers: [{name: app, image: nginx}]
-        """)
+      input: Self.workload("argoproj.io/v1alpha1", "Rollout", name: "canary", namespace: ns, appID: "canary"))
     try await withRunningServices([LeaderOnlyControllers(elector: nil, reconciler: reconciler)]) {
       try await eventually("the Rollout's Service exists") {
         (try? await admin.get(KubernetesService.self, namespace: ns, name: "canary-dapr")) != nil
@@ -358,19 +363,7 @@ final class EventInbox: Sendable {
     try await withRunningServices([LeaderOnlyControllers(elector: nil, reconciler: reconciler)]) {
       _ = try kubectl(
         ["apply", "-f", "-"], kubeconfig: cluster.kubeconfigPath,
-        input: """
-          apiVersion: apps/v1
-          kind: Deployment
-          metadata: {name: checkout, namespace: \(ns)}
-          spec:
-            selector: {matchLabels: {app: checkout}}
-            template:
-              metadata:
-                labels: {app: checkout}
-                annotations: {dapr.io/enabled: "true", dapr.io/app-id: cart}
-              spec:
-                containers: [{name: app, image: nginx}]
-          """)
+        input: Self.workload("apps/v1", "Deployment", name: "checkout", namespace: ns, appID: "cart"))
       try await eventually("the cart-dapr Service exists") {
         (try? await admin.get(KubernetesService.self, namespace: ns, name: "cart-dapr")) != nil
       }
@@ -468,19 +461,7 @@ final class EventInbox: Sendable {
     let (electorB, controllersB) = replica("operator-b")
     let (stopA, stopB) = (Signal<Void>(), Signal<Void>())
     func deployment(_ name: String) -> String {
-      """
-      apiVersion: apps/v1
-      kind: Deployment
-      metadata: {name: \(name), namespace: \(ns)}
-      spec:
-        selector: {matchLabels: {app: \(name)}}
-        template:
-          metadata:
-            labels: {app: \(name)}
-            annotations: {dapr.io/enabled: "true", dapr.io/app-id: \(name)}
-          spec:
-            containers: [{name: app, image: nginx}]
-      """
+      ServiceReconcilerIntegrationTests.workload("apps/v1", "Deployment", name: name, namespace: ns, appID: name)
     }
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await withRunningServices([electorA, controllersA]) { try await stopA.value() } }
