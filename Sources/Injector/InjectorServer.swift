@@ -45,14 +45,11 @@ public enum InjectorServer {
       extra: [processEnvironment["ALLOWED_SERVICE_ACCOUNTS"], processEnvironment["ALLOWED_SERVICE_ACCOUNTS_PREFIX_NAMES"]]
         .compactMap { $0 })
 
-    let configuration: KubernetesConfiguration
-    do {
-      configuration = try KubernetesConfiguration.load(kubeconfigPath: options.kubeconfig)
-    } catch {
-      logger.error("No Kubernetes configuration (\(error)); the webhook is not served")
-      return []
-    }
-    let client = try KubernetesClient(configuration: configuration, logger: environment.logger(subscope: "kubernetes"))
+    guard
+      let client = try KubernetesClient.ifConfigured(
+        kubeconfigPath: options.kubeconfig, logger: logger, clientLogger: environment.logger(subscope: "kubernetes"),
+        unserved: "the webhook")
+    else { return [] }
     let namespace = settings.controlPlaneNamespace
 
     // Trust anchors: given to every sidecar and patched into the webhook's caBundle.

@@ -34,14 +34,11 @@ public enum OperatorServer {
     processEnvironment: [String: String] = ProcessInfo.processInfo.environment
   ) async throws -> [any Service] {
     let logger = environment.logger
-    let configuration: KubernetesConfiguration
-    do {
-      configuration = try KubernetesConfiguration.load(kubeconfigPath: options.kubeconfig)
-    } catch {
-      logger.error("No Kubernetes configuration (\(error)); the operator API is not served")
-      return []
-    }
-    let client = try KubernetesClient(configuration: configuration, logger: environment.logger(subscope: "kubernetes"))
+    guard
+      let client = try KubernetesClient.ifConfigured(
+        kubeconfigPath: options.kubeconfig, logger: logger, clientLogger: environment.logger(subscope: "kubernetes"),
+        unserved: "the operator API")
+    else { return [] }
     let namespace = processEnvironment["NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessFacts.namespace()
     let trustDomain = processEnvironment["DAPR_CONTROL_PLANE_TRUST_DOMAIN"].flatMap { $0.isEmpty ? nil : $0 }
       ?? "cluster.local"

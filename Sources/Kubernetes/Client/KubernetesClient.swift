@@ -379,6 +379,23 @@ public struct JSONPatchOperation: Codable, Hashable, Sendable {
   }
 }
 
+extension KubernetesClient {
+  /// The client of a service that can run without a cluster (serving health and metrics only): nil, with an error
+  /// line saying what is not served, when no kubeconfig or in-cluster configuration is reachable.
+  public static func ifConfigured(
+    kubeconfigPath: String?, logger: Logger, clientLogger: Logger, unserved: String
+  ) throws -> KubernetesClient? {
+    let configuration: KubernetesConfiguration
+    do {
+      configuration = try KubernetesConfiguration.load(kubeconfigPath: kubeconfigPath)
+    } catch {
+      logger.error("No Kubernetes configuration (\(error)); \(unserved) is not served")
+      return nil
+    }
+    return try KubernetesClient(configuration: configuration, logger: clientLogger)
+  }
+}
+
 /// Shuts a client down when the process stops. List it before the services that use the client: a service group
 /// stops its services in reverse order, so the client closes last (a leader can still release its lease).
 public struct KubernetesClientCloser: ServiceLifecycle.Service {
