@@ -56,7 +56,8 @@ struct InjectorBenchmark {
       let micros = (ContinuousClock.now - started) / rounds / .microseconds(1)
       return String(format: "%.1f µs", micros)
     }
-    print("parse (JSONSerialization, then JSONValue): \(try perReview { _ = try JSONCoding.parse(body) })")
+    print("parse (JSONReader): \(try perReview { _ = try JSONCoding.parse(body) })")
+    print("parse (Foundation's JSONSerialization, then JSONValue): \(try perReview { _ = try JSONCoding.parseWithFoundation(body) })")
     print("answer (parse, plan, encode): \(perReview { _ = handler.handle(body: body, contentType: "application/json") })")
   }
 
