@@ -107,22 +107,21 @@ public final class ResourceHub: Sendable {
     let now = ContinuousClock.now
     let targets = streams.withLock { $0[kind].map { Array($0) } ?? [] }
     let selection = kind == .configuration ? configurations() : nil
-    // Encoded once per distinct object, not per stream.
-    var encoded: [ResourceSnapshot: Data] = [:]
+    // Encoded once per object sent (DELETED carries the old one, CREATED and UPDATED the new one), not per stream.
+    var encoded: (old: Data??, new: Data??) = (nil, nil)
     for (id, stream) in targets {
       guard let (type, snapshot) = ResourceFanOut.event(old: old, new: new, for: stream.scope),
         Self.carries(kind, snapshot, to: stream.scope, selection)
       else { continue }
-      let bytes: Data
-      if let cached = encoded[snapshot] {
+      let cached = type == .deleted ? encoded.old : encoded.new
+      let bytes: Data?
+      if let cached {
         bytes = cached
       } else {
-        guard let resolved = resolver(kind, snapshot.object), let data = try? JSONCoding.encode(resolved) else {
-          continue
-        }
-        encoded[snapshot] = data
-        bytes = data
+        bytes = resolver(kind, snapshot.object).flatMap { try? JSONCoding.encode($0) }
+        if type == .deleted { encoded.old = .some(bytes) } else { encoded.new = .some(bytes) }
       }
+      guard let bytes else { continue }
       send(.event(type, bytes, queuedAt: now), to: id, stream: stream, kind: kind)
     }
   }
