@@ -62,7 +62,7 @@ public enum OperatorServer {
     var services: [any Service] = [KubernetesClientCloser(client: client), anchors, cache]
     var controllers: [@Sendable () async throws -> Void] = []
     let watchedNamespaces = Set(
-      options.watchNamespace.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+      options.watchNamespace.split(separator: ",").map { String($0).trimmingWhitespace }
         .filter { !$0.isEmpty })
     if !options.disableServiceReconciler {
       let reconciler = ServiceReconciler(

@@ -65,3 +65,26 @@ import Testing
     #expect(GoFlagSyntax.normalize(input, booleanFlags: Self.booleans) == output)
   }
 }
+
+@Suite struct WhitespaceTests {
+  @Test(
+    "Whitespace is trimmed from both ends as Go's strings.TrimSpace does",
+    arguments: [
+      ("  a b \n", "a b"), ("", ""), (" \t\r\n ", ""), ("x", "x"), ("\u{3000}value\u{A0}", "value"),
+      ("\u{85}é ü\u{2029}", "é ü"), ("inner  space", "inner  space"),
+    ])
+  func trims(text: String, trimmed: String) {
+    #expect(text.trimmingWhitespace == trimmed)
+    #expect(text[...].trimmingWhitespace == trimmed)
+  }
+
+  @Test(
+    "Dapr's truthy spellings count, trimmed and in any case; anything else does not",
+    arguments: [
+      ("true", true), (" YES ", true), ("On", true), ("1", true), ("t", true), ("y\n", true), ("false", false),
+      ("", false), ("truthy", false), ("0", false),
+    ])
+  func truthy(value: String, isTruthy: Bool) {
+    #expect(ProcessFacts.isTruthy(value) == isTruthy)
+  }
+}

@@ -77,7 +77,7 @@ public final class SVIDClient: Sendable {
       guard let token = FileManager.default.contents(atPath: tokenFile) else {
         throw SVIDError("cannot read the identity token \(tokenFile)")
       }
-      message.token = String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+      message.token = String(decoding: token, as: UTF8.self).trimmingWhitespace
     }
 
     let anchors = trustAnchors

@@ -42,7 +42,7 @@ struct ProcessSample: Hashable, Sendable {
   /// The `btime` (boot time, seconds since the epoch) line of `/proc/stat`.
   static func parseBootTime(_ procStat: String) -> Int? {
     for line in procStat.split(separator: "\n") where line.hasPrefix("btime ") {
-      return Int(line.dropFirst("btime ".count).trimmingCharacters(in: .whitespaces))
+      return Int(line.dropFirst("btime ".count).trimmingWhitespace)
     }
     return nil
   }

@@ -18,7 +18,7 @@ public enum ProcessFacts {
   /// Dapr's truthy spellings: `y`, `yes`, `true`, `t`, `on`, `1`, case-insensitive and trimmed.
   public static func isTruthy(_ value: String?) -> Bool {
     guard let value else { return false }
-    return ["y", "yes", "true", "t", "on", "1"].contains(value.trimmingCharacters(in: .whitespaces).lowercased())
+    return ["y", "yes", "true", "t", "on", "1"].contains(value.trimmingWhitespace.lowercased())
   }
 }
 

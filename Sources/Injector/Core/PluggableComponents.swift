@@ -56,7 +56,7 @@ struct PluggableComponentsPlan {
   /// The names listed in `dapr.io/pluggable-components`.
   static func names(_ annotations: SidecarAnnotations) -> Set<String> {
     Set((annotations.string("pluggable-components") ?? "").split(separator: ",").map {
-      String($0).trimmingCharacters(in: .whitespacesAndNewlines)
+      String($0).trimmingWhitespace
     })
   }
 

@@ -35,7 +35,7 @@ public struct ServiceAccountAllowList: Hashable, Sendable {
   public init(extra: [String] = []) throws(InjectionError) {
     var patterns: [Pattern] = []
     for entry in Self.builtIn + extra.flatMap({ $0.split(separator: ",").map(String.init) }) {
-      let trimmed = entry.trimmingCharacters(in: .whitespacesAndNewlines)
+      let trimmed = entry.trimmingWhitespace
       guard !trimmed.isEmpty else { continue }
       let parts = trimmed.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
       guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {

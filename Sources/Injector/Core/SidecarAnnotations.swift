@@ -13,16 +13,21 @@ public enum AnnotationValue {
 /// integer keeps the default with a warning.
 public struct SidecarAnnotations: Sendable {
   public static let prefix = "dapr.io/"
+  /// The `dapr.io/` annotations by their names without the prefix: a lookup builds no key.
   let values: [String: String]
   /// Problems that do not stop injection (a bad integer, a bad quantity), named by annotation.
   public private(set) var warnings: [String] = []
 
   public init(_ annotations: [String: String]) {
-    values = annotations
+    var values: [String: String] = [:]
+    for (key, value) in annotations where key.hasPrefix(Self.prefix) {
+      values[String(key.utf8.dropFirst(Self.prefix.utf8.count))!] = value
+    }
+    self.values = values
   }
 
-  /// The raw value, when the annotation is present.
-  public func string(_ key: String) -> String? { values[Self.prefix + key] }
+  /// The raw value of `dapr.io/<key>`, when the annotation is present.
+  public func string(_ key: String) -> String? { values[key] }
 
   /// A non-empty value, or nil.
   public func nonEmpty(_ key: String) -> String? {
@@ -37,7 +42,7 @@ public struct SidecarAnnotations: Sendable {
   /// An integer; a value that is not one keeps `fallback` and records a warning naming the annotation.
   public mutating func int(_ key: String, default fallback: Int? = nil) -> Int? {
     guard let raw = string(key) else { return fallback }
-    guard let value = Int(raw.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+    guard let value = Int(raw.trimmingWhitespace) else {
       warnings.append("annotation \(Self.prefix)\(key) is not an integer (\"\(raw)\"); using the default")
       return fallback
     }

@@ -231,9 +231,9 @@ struct SidecarBuilder {
     entries.append(bytes[start...])
     return entries.compactMap { entry in
       guard let equals = entry.firstIndex(of: UInt8(ascii: "=")) else { return nil }
-      let name = String(decoding: entry[..<equals], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+      let name = String(decoding: entry[..<equals], as: UTF8.self).trimmingWhitespace
       guard !name.isEmpty else { return nil }
-      return (name, String(decoding: entry[(equals + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+      return (name, String(decoding: entry[(equals + 1)...], as: UTF8.self).trimmingWhitespace)
     }
   }
 
@@ -359,7 +359,7 @@ struct SidecarBuilder {
     let podVolumes = Set((spec["volumes"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
     for (key, readOnly) in [("volume-mounts", true), ("volume-mounts-rw", false)] {
       for entry in (annotations.string(key) ?? "").split(separator: ",") {
-        let parts = entry.split(separator: ":", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let parts = entry.split(separator: ":", maxSplits: 1).map { String($0).trimmingWhitespace }
         // Volumes the pod does not have are skipped, as in Dapr.
         guard parts.count == 2, podVolumes.contains(parts[0]) else { continue }
         mounts.append(["name": .string(parts[0]), "mountPath": .string(parts[1]), "readOnly": .bool(readOnly)])

@@ -66,7 +66,7 @@ public enum ServicePlanner {
   /// `dapr.io/sidecar-svc-annotations`: `key=value` pairs separated by commas.
   static func extraAnnotations(_ text: String) -> [(String, String)] {
     text.split(separator: ",").compactMap { pair in
-      let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+      let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace }
       guard parts.count == 2, !parts[0].isEmpty else { return nil }
       return (parts[0], parts[1])
     }

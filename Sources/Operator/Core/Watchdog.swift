@@ -9,7 +9,7 @@ public enum WatchdogSchedule: Hashable, Sendable {
 
   /// `0` (off), `once`, or a Go duration of at least one second; anything else is refused, naming the flag.
   public init(parsing text: String) throws(WatchdogScheduleError) {
-    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let trimmed = text.trimmingWhitespace
     switch trimmed.lowercased() {
     case "", "0", "false": self = .off
     case "once": self = .once

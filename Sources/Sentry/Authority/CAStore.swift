@@ -128,7 +128,7 @@ public enum CAStoreDecision: Sendable, Equatable {
 
 extension Optional where Wrapped == String {
   fileprivate var nonEmpty: String? {
-    guard let self, !self.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+    guard let self, !self.trimmingWhitespace.isEmpty else { return nil }
     return self
   }
 }
