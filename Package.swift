@@ -237,9 +237,10 @@ let package = Package(
     .executableTarget(
       name: "PlacementBenchmark",
       dependencies: [
-        "Placement", "PlacementSimulator", "ControlPlaneKit", "DaprProto",
+        "Placement", "PlacementSimulator", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "X509", package: "swift-certificates"),
       ],
       path: "Benchmarks/PlacementBenchmark"
     ),

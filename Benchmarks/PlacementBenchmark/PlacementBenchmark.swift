@@ -1,10 +1,12 @@
 import ControlPlaneKit
+import ControlPlaneTestSupport
 import DaprProto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Placement
 import PlacementSimulator
+import X509
 
 /// Placement's benchmarks; `scripts/benchmarks/placement.sh` runs them all and prints Markdown.
 ///
@@ -14,6 +16,9 @@ import PlacementSimulator
 ///   sidecars (each on its own HTTP/2 connection, as daprd) to a running placement, all at once, and times until
 ///   every one has its first table; then times ROUNDS dissemination rounds (one actor host changes its types,
 ///   every sidecar must have the new UNLOCK), and reads placement's resident memory with the fleet connected.
+/// - `PlacementBenchmark fleet-mtls PORT SIDECARS ACTOR_HOSTS TYPES ROUNDS PLACEMENT_PID CREDENTIALS`: the same over
+///   mTLS, against a placement with `--tls-enabled`: each sidecar gets its own SVID (`app-N` in `default`), signed
+///   before the storm with the issuer sentry keeps in CREDENTIALS (`issuer.crt`, `issuer.key`, `ca.crt`).
 @main
 struct PlacementBenchmark {
   static func main() async throws {
@@ -24,13 +29,15 @@ struct PlacementBenchmark {
       ring()
     case "tables":
       tables()
-    case "fleet":
+    case "fleet", "fleet-mtls":
       let numbers = arguments.dropFirst().prefix(6).compactMap { Int($0) }
       guard numbers.count >= 5 else { usage() }
+      let credentials = arguments.first == "fleet-mtls" ? arguments.dropFirst(7).first : nil
+      if arguments.first == "fleet-mtls", credentials == nil || numbers.count < 6 { usage() }
       do {
         try await fleet(
           port: numbers[0], sidecars: numbers[1], actorHosts: numbers[2], types: numbers[3], rounds: numbers[4],
-          placementPID: numbers.count > 5 ? numbers[5] : nil)
+          placementPID: numbers.count > 5 ? numbers[5] : nil, credentials: credentials)
       } catch {
         print("| \(numbers[1]) | \(numbers[2]) x \(numbers[3]) | - | failed: \(error) | - | - | - |")
       }
@@ -40,7 +47,9 @@ struct PlacementBenchmark {
   }
 
   static func usage() -> Never {
-    print("usage: PlacementBenchmark ring | tables | fleet PORT SIDECARS ACTOR_HOSTS TYPES ROUNDS [PLACEMENT_PID]")
+    print(
+      "usage: PlacementBenchmark ring | tables | fleet PORT SIDECARS ACTOR_HOSTS TYPES ROUNDS [PLACEMENT_PID]"
+        + " | fleet-mtls PORT SIDECARS ACTOR_HOSTS TYPES ROUNDS PLACEMENT_PID CREDENTIALS")
     exit(2)
   }
 
@@ -143,9 +152,9 @@ struct PlacementBenchmark {
 
   // === A fleet of sidecars ===
 
-  static func fleet(port: Int, sidecars count: Int, actorHosts: Int, types: Int, rounds: Int, placementPID: Int?)
-    async throws
-  {
+  static func fleet(
+    port: Int, sidecars count: Int, actorHosts: Int, types: Int, rounds: Int, placementPID: Int?, credentials: String?
+  ) async throws {
     let typeNames = (0..<types).map { "actor-type-\($0)" }
     let sidecars = (0..<count).map { index in
       SimulatedSidecar(
@@ -153,17 +162,18 @@ struct PlacementBenchmark {
         decodesTables: false)
     }
     let tableBytes = updateBytes(fleetHosts(actorHosts: actorHosts, types: types))
+    let identities = try credentials.map { try svids(for: sidecars, credentials: $0) }
     var clients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
-    for _ in 0..<count {
-      var config = HTTP2ClientTransport.Posix.Config.defaults
-      config.http2.maxFrameSize = 1 << 20
-      // grpc-go (daprd) grows its receive window with its bandwidth estimate; a fixed 64 KiB window would make every
-      // UPDATE larger than that wait a round trip for a WINDOW_UPDATE.
-      config.http2.targetWindowSize = 4 << 20
-      clients.append(
-        GRPCClient(
-          transport: try HTTP2ClientTransport.Posix(
-            target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext, config: config)))
+    for index in 0..<count {
+      let security: GRPCClientSecurity =
+        identities.map { .tls(identity: LatestValue($0.identities[index]), verifier: $0.verifier) } ?? .plaintext
+      let transport = try SecureGRPC.clientTransport(host: "127.0.0.1", port: port, security: security) { config in
+        config.http2.maxFrameSize = 1 << 20
+        // grpc-go (daprd) grows its receive window with its bandwidth estimate; a fixed 64 KiB window would make
+        // every UPDATE larger than that wait a round trip for a WINDOW_UPDATE.
+        config.http2.targetWindowSize = 4 << 20
+      }
+      clients.append(GRPCClient(transport: transport))
     }
     try await withThrowingTaskGroup(of: Void.self) { group in
       for client in clients { group.addTask { try await client.runConnections() } }
@@ -212,6 +222,26 @@ struct PlacementBenchmark {
       for client in clients { client.beginGracefulShutdown() }
       group.cancelAll()
     }
+  }
+
+  /// One SVID per sidecar (`app-N` in `default`, as each reports), signed with sentry's issuer, and the check that
+  /// the server is placement.
+  static func svids(for sidecars: [SimulatedSidecar], credentials: String) throws
+    -> (identities: [TLSIdentity], verifier: SPIFFEPeerVerifier)
+  {
+    func read(_ name: String) throws -> String { try String(contentsOfFile: "\(credentials)/\(name)", encoding: .utf8) }
+    let issuer = try Certificate(pemEncoded: try read("issuer.crt"))
+    let authority = TestCertificateAuthority(
+      certificate: issuer, privateKey: try Certificate.PrivateKey(pemEncoded: try read("issuer.key")))
+    let anchors = try TrustBundle(pemEncoded: try read("ca.crt"))
+    let identities = try sidecars.map { sidecar in
+      let leaf = try authority.issue(
+        spiffeID: try SPIFFEID(trustDomain: "cluster.local", namespace: "default", appID: sidecar.report.id),
+        keyType: .ed25519)
+      return try TLSIdentity(certificateChain: [leaf.leaf, issuer], privateKey: leaf.privateKey)
+    }
+    let placement = try SPIFFEID(trustDomain: "cluster.local", namespace: "default", appID: "dapr-placement")
+    return (identities, SPIFFEPeerVerifier(trustAnchors: { anchors }, requirement: .exactly(placement)))
   }
 
   static func residentMiB(_ pid: Int) -> Int? {

@@ -14,6 +14,12 @@ public struct TestCertificateAuthority: Sendable {
   public let certificate: Certificate
   public let privateKey: Certificate.PrivateKey
 
+  /// An authority that signs with an existing CA certificate and key (sentry's issuer, for a benchmark's clients).
+  public init(certificate: Certificate, privateKey: Certificate.PrivateKey) {
+    self.certificate = certificate
+    self.privateKey = privateKey
+  }
+
   /// A root valid from an hour before `now` for a year, named after `trustDomain`.
   public init(trustDomain: String = "cluster.local", keyType: KeyType = .ecdsaP256, now: Date = Date()) throws {
     let key = keyType.makePrivateKey()

@@ -4,11 +4,13 @@
 #   (b) the encoded tables for 100 actor types x 100 hosts, here and in Dapr's shape;
 #   (c) the real `placement` binary (standalone, plaintext, one event loop, pinned to core 0) with a fleet of simulated
 #       sidecars in another process on core 1: all connecting at once, then 20 dissemination rounds, and
-#       placement's resident memory with the fleet connected.
+#       placement's resident memory with the fleet connected;
+#   (d) the same over mTLS, placement with --tls-enabled and its SVID from a standalone sentry.
+# FLEET_SIDECARS, FLEET_TYPES, MTLS_SIDECARS (empty: no mTLS runs) and ROUNDS narrow a run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-for product in placement PlacementBenchmark; do
+for product in placement sentry PlacementBenchmark; do
   swift build -c release --product "$product" 2>&1 | grep -E "error|warning: unre" && exit 1
 done
 bin=$(swift build -c release --show-bin-path)
@@ -24,28 +26,67 @@ echo "### (b) table size"
 echo
 "$bin/PlacementBenchmark" tables
 echo
-echo "### (c) a fleet of sidecars (placement on core 0, the fleet on core 1, one namespace, $rounds rounds)"
-echo
-echo "| sidecars | actor hosts x types | UPDATE size | all registered, each served a first table | tables settled on one version | round p50 | round p99 | placement RSS with the fleet |"
-echo "|---|---|---|---|---|---|---|---|"
-
+header() {
+  echo "| sidecars | actor hosts x types | UPDATE size | all registered, each served a first table | tables settled on one version | round p50 | round p99 | placement RSS with the fleet |"
+  echo "|---|---|---|---|---|---|---|---|"
+}
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
-for sidecars in ${FLEET_SIDECARS:-1000 10000}; do
-  for types in ${FLEET_TYPES:-1 10}; do
-    port=$((40000 + RANDOM % 10000))
-    NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/placement" --port "$port" --healthz-port $((port + 1)) \
-      --metrics-port $((port + 2)) --log-level warn &
-    pid=$!
-    for _ in $(seq 1 100); do
-      curl -sf "http://127.0.0.1:$((port + 1))/healthz" >/dev/null && break
-      sleep 0.1
-    done
-    # 150 actor hosts: with one type each the UPDATE is about 6.5 KB, with ten about 65 KB.
+sentry_pid=""
+work=$(mktemp -d)
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$sentry_pid" ] && kill "$sentry_pid" 2>/dev/null; rm -rf "$work"; true' EXIT
+wait_healthy() { # port
+  for _ in $(seq 1 150); do
+    curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# One fleet against a fresh placement: fleet SIDECARS TYPES [PLACEMENT FLAGS...]; with --tls-enabled the sidecars
+# present SVIDs signed by the issuer in $work/credentials.
+fleet() {
+  local sidecars=$1 types=$2 port=$((40000 + RANDOM % 10000))
+  NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/placement" --port "$port" --healthz-port $((port + 1)) \
+    --metrics-port $((port + 2)) --log-level warn "${@:3}" &
+  pid=$!
+  wait_healthy $((port + 1))
+  # 150 actor hosts: with one type each the UPDATE is about 6.5 KB, with ten about 65 KB.
+  if [ $# -gt 2 ]; then
+    NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/PlacementBenchmark" fleet-mtls "$port" "$sidecars" 150 "$types" \
+      "$rounds" "$pid" "$work/credentials"
+  else
     NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/PlacementBenchmark" fleet "$port" "$sidecars" 150 "$types" \
       "$rounds" "$pid"
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
-    pid=""
+  fi
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  pid=""
+}
+
+echo "### (c) a fleet of sidecars (placement on core 0, the fleet on core 1, one namespace, $rounds rounds)"
+echo
+header
+for sidecars in ${FLEET_SIDECARS-1000 10000}; do
+  for types in ${FLEET_TYPES:-1 10}; do fleet "$sidecars" "$types"; done
+done
+
+# The same over mTLS, as the chart runs placement: sentry (standalone, core 1, idle after start) gives placement
+# its SVID; the fleet's SVIDs are signed with sentry's issuer before the storm. 1,000 sidecars by default: at 10,000
+# the fleet does not come up on this machine (each TLS handshake costs the one placement core about a millisecond,
+# and the clients give up with Unavailable before their turn).
+[ -n "${MTLS_SIDECARS-1000}" ] || exit 0
+mkdir "$work/credentials"
+sentry_port=$((30000 + RANDOM % 10000))
+taskset -c 1 "$bin/sentry" --mode standalone --issuer-credentials "$work/credentials" --trust-domain cluster.local \
+  --port "$sentry_port" --healthz-port $((sentry_port + 1)) --metrics-port $((sentry_port + 2)) --log-level warn &
+sentry_pid=$!
+wait_healthy $((sentry_port + 1))
+echo
+echo "### (d) the same over mTLS (placement with \`--tls-enabled\` and its SVID from sentry, each sidecar with its own SVID)"
+echo
+header
+for sidecars in ${MTLS_SIDECARS-1000}; do
+  for types in ${FLEET_TYPES:-1 10}; do
+    fleet "$sidecars" "$types" --tls-enabled --mode standalone --trust-domain cluster.local \
+      --trust-anchors-file "$work/credentials/ca.crt" --sentry-address "127.0.0.1:$sentry_port"
   done
 done

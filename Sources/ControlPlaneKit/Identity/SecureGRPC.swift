@@ -74,8 +74,12 @@ public enum SecureGRPC {
   ) throws -> HTTP2ClientTransport.Posix {
     var config = HTTP2ClientTransport.Posix.Config.defaults
     configure(&config)
+    // Address literals skip the resolver (a fleet of clients would otherwise queue on it).
+    let isIPv4 = host.split(separator: ".", omittingEmptySubsequences: false).count == 4
+      && host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { UInt8($0) != nil }
     let target: any ResolvableTarget =
-      host.contains(":") ? .ipv6(address: host, port: port) : .dns(host: host, port: port)
+      host.contains(":")
+      ? .ipv6(address: host, port: port) : isIPv4 ? .ipv4(address: host, port: port) : .dns(host: host, port: port)
     switch security {
     case .plaintext:
       return try HTTP2ClientTransport.Posix(target: target, transportSecurity: .plaintext, config: config)
