@@ -87,6 +87,9 @@ import Testing
     ("", 0, "the document ends where a value was expected"),
     ("   ", 3, "the document ends where a value was expected"),
     (#"{"a":1,}"#, 7, "expected a member name in quotes"),
+    ("{", 1, "the document ends inside an object"),
+    (#"{"a":1,"#, 7, "the document ends inside an object"),
+    ("{\"new\\nline\" 1}", 13, #"expected ':' after the member name "new\nline""#),
     (#"{"a" 1}"#, 5, #"expected ':' after the member name "a""#),
     (#"{"a":1"#, 6, "the document ends inside an object"),
     (#"{"a":1 "b":2}"#, 7, "expected ',' or '}' after an object member"),
@@ -142,6 +145,14 @@ import Testing
     }
     let hostile = Data(String(repeating: "{\"a\":", count: 100_000).utf8)
     #expect(throws: JSONReader.SyntaxError.self) { _ = try JSONCoding.parse(hostile) }
+  }
+
+  @Test func aLongMemberNameIsCutInTheMessage() {
+    let key = String(repeating: "k", count: 10_000)
+    let cut = String(repeating: "k", count: 64) + "…"
+    #expect(throws: JSONReader.SyntaxError(offset: 10_004, reason: "expected ':' after the member name \"\(cut)\"")) {
+      _ = try JSONCoding.parse(Data("{\"\(key)\" 1}".utf8))
+    }
   }
 
   @Test func errorsDescribeThemselvesForAnswersAndLogs() {

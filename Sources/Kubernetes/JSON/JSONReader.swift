@@ -16,7 +16,7 @@ public struct JSONReader {
   public static let maximumDepth = 512
 
   public struct SyntaxError: Error, Equatable, CustomStringConvertible {
-    /// The offset of the offending byte.
+    /// The offset of the offending byte, or of the start of the literal, string or escape sequence it belongs to.
     public let offset: Int
     public let reason: String
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
@@ -92,10 +92,11 @@ public struct JSONReader {
       return .object(object)
     }
     while true {
+      guard next != nil else { throw error("the document ends inside an object") }
       guard next == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
       let key = try readString()
       skipWhitespace()
-      guard next == UInt8(ascii: ":") else { throw error("expected ':' after the member name \"\(key)\"") }
+      guard next == UInt8(ascii: ":") else { throw error("expected ':' after the member name \(Self.quoted(key))") }
       offset += 1
       skipWhitespace()
       object[key] = try readValue(depth: depth)
@@ -221,7 +222,8 @@ public struct JSONReader {
       } else if (0xDC00..<0xE000).contains(scalar) {
         throw error("a low surrogate \\u escape without its high surrogate", at: start)
       }
-      decoded.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
+      // Surrogates are excluded above, so the value is a scalar.
+      UTF8.encode(Unicode.Scalar(scalar)!) { decoded.append($0) }
     default:
       throw error("invalid escape sequence '\\\(Self.printable(byte))'", at: start)
     }
@@ -302,6 +304,13 @@ public struct JSONReader {
     let start = offset
     while let byte = next, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { offset += 1 }
     return offset > start
+  }
+
+  /// A member name for a message: quoted and escaped as JSON, cut after 64 characters (it comes from the input).
+  private static func quoted(_ key: String) -> String {
+    var bytes: [UInt8] = []
+    JSONValue.writeString(key.count > 64 ? String(key.prefix(64)) + "…" : key, into: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
   }
 
   private static func printable(_ byte: UInt8) -> String {
