@@ -49,14 +49,11 @@ fleet() {
     --metrics-port $((port + 2)) --log-level warn "${@:3}" &
   pid=$!
   wait_healthy $((port + 1))
+  local mode=fleet credentials=()
+  [ $# -gt 2 ] && mode=fleet-mtls credentials=("$work/credentials")
   # 150 actor hosts: with one type each the UPDATE is about 6.5 KB, with ten about 65 KB.
-  if [ $# -gt 2 ]; then
-    NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/PlacementBenchmark" fleet-mtls "$port" "$sidecars" 150 "$types" \
-      "$rounds" "$pid" "$work/credentials"
-  else
-    NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/PlacementBenchmark" fleet "$port" "$sidecars" 150 "$types" \
-      "$rounds" "$pid"
-  fi
+  NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/PlacementBenchmark" "$mode" "$port" "$sidecars" 150 "$types" \
+    "$rounds" "$pid" "${credentials[@]}"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
   pid=""

@@ -75,8 +75,8 @@ public enum SecureGRPC {
     var config = HTTP2ClientTransport.Posix.Config.defaults
     configure(&config)
     // Address literals skip the resolver (a fleet of clients would otherwise queue on it).
-    let isIPv4 = host.split(separator: ".", omittingEmptySubsequences: false).count == 4
-      && host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { UInt8($0) != nil }
+    let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+    let isIPv4 = octets.count == 4 && octets.allSatisfy { UInt8($0) != nil }
     let target: any ResolvableTarget =
       host.contains(":")
       ? .ipv6(address: host, port: port) : isIPv4 ? .ipv4(address: host, port: port) : .dns(host: host, port: port)
