@@ -83,8 +83,11 @@ final class LeadershipLog: Sendable {
         replicas[leader]?.proxied.proxy.dropAllConnections()
         let takeover = try #require(await log.first(after: cut) { $0.identity == follower && $0.leading })
         let handover = takeover.at - cut
-        // A lease duration after the last renewal, plus retries; a loaded CI machine gets one more second.
-        #expect(handover <= timings.leaseDuration + timings.retryPeriod * 2 + .seconds(1), "hand-over took \(handover)")
+        // In theory a lease duration after the last renewal plus two retry periods (4 s here; the exact arithmetic is
+        // the lease state machine's unit test). Every integration suite shares one API server on a 2-core CI machine,
+        // where that has taken 5.08 s, so the bound is two lease durations: a follower that waited for a second
+        // expiry (7 s or more) still fails it.
+        #expect(handover < timings.leaseDuration * 2, "hand-over took \(handover)")
         let stepDown = log.all.last { $0.identity == leader && !$0.leading }
         #expect(stepDown.map { $0.at < takeover.at } == true, "the old leader did not step down first: \(log.all)")
         replicas[leader]?.proxied.proxy.refuseConnections = false
