@@ -53,11 +53,13 @@ let package = Package(
       ],
       exclude: ["README.md", "Protos"]
     ),
+    // glibc's heap statistics and trimming, which Swift's Glibc module does not export.
+    .target(name: "CMalloc"),
     // The shared core: identity and TLS, observability (logs, metrics, health), process runtime.
     .target(
       name: "ControlPlaneKit",
       dependencies: [
-        "DaprProto",
+        "DaprProto", "CMalloc",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),

@@ -101,7 +101,9 @@ struct InjectorBenchmark {
       metrics: InjectorMetrics(registry: MetricsRegistry()),
       readiness: ReadinessTargets([InjectorWebhook.readinessTarget]), logger: logger)
     let group = ServiceGroup(
-      configuration: .init(services: [.init(service: webhook)], gracefulShutdownSignals: [.sigterm], logger: logger))
+      configuration: .init(
+        services: [.init(service: webhook), .init(service: HeapTrimService(logger: logger))],
+        gracefulShutdownSignals: [.sigterm], logger: logger))
     try await group.run()
   }
 

@@ -198,6 +198,8 @@ struct PlacementBenchmark {
           break
         }
       }
+      // The fleet idle: after placement's next heap check (every 5 s), which gives back what the storm freed.
+      try await Task.sleep(for: .seconds(6))
       let rss = placementPID.flatMap(residentMiB)
 
       // Rounds: the first actor host adds (then drops) a type; every sidecar must see the new UNLOCK.

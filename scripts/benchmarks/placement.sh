@@ -27,7 +27,7 @@ echo
 "$bin/PlacementBenchmark" tables
 echo
 header() {
-  echo "| sidecars | actor hosts x types | UPDATE size | all registered, each served a first table | tables settled on one version | round p50 | round p99 | placement RSS with the fleet |"
+  echo "| sidecars | actor hosts x types | UPDATE size | all registered, each served a first table | tables settled on one version | round p50 | round p99 | placement RSS with the fleet idle |"
   echo "|---|---|---|---|---|---|---|---|"
 }
 pid=""

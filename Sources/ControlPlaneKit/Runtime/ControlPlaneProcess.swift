@@ -148,6 +148,7 @@ public enum ControlPlaneProcess {
     } else {
       environment.readiness.markReady(ObservabilityServers.metricsTarget)
     }
+    all.append(HeapTrimService(logger: environment.logger(subscope: "memory")))
     all += services
     var configuration = ServiceGroupConfiguration(
       services: all.map { .init(service: $0) },
