@@ -265,7 +265,9 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
-      path: "Benchmarks/OperatorBenchmark"
+      path: "Benchmarks/OperatorBenchmark",
+      // It stands in for the product's process, whose memory it reports: linked the same way.
+      linkerSettings: compactBinary
     ),
     // `scripts/benchmarks/injector.sh`: the webhook next to nginx, under wrk.
     .executableTarget(
@@ -278,7 +280,9 @@ let package = Package(
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
       ],
-      path: "Benchmarks/InjectorBenchmark"
+      path: "Benchmarks/InjectorBenchmark",
+      // It stands in for the product's process, whose memory it reports: linked the same way.
+      linkerSettings: compactBinary
     ),
     .testTarget(
       name: "PlacementTests",
