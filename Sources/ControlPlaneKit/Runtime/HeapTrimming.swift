@@ -1,6 +1,7 @@
 import CMalloc
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// When to give the heap's free memory back to the system.
@@ -14,7 +15,7 @@ import ServiceLifecycle
 ///   allocated, so made resident, and freed again), or
 /// - the process has grown by `threshold` since the last trim while at least `threshold` is free (free pages that
 ///   had been given back were used and freed between two checks).
-/// Either way at least `threshold` must be free; a process that only grows is never trimmed.
+/// Either way at least `threshold` must be free, so a process that grows without freeing is left alone.
 public struct HeapTrimPolicy: Sendable, Equatable {
   public let threshold: Int
   private var lowestFreeSinceTrim = 0
@@ -90,7 +91,12 @@ public struct HeapTrimService: Service, CustomStringConvertible {
       var policy = self.policy
       while true {
         try await Task.sleep(for: period)
-        Self.check(heap, policy: &policy, logger: logger)
+        // Reading and trimming the heap walks its free chunks: on NIO's blocking-work pool, not on an event loop.
+        policy = try await NIOThreadPool.singleton.runIfActive { [policy] in
+          var next = policy
+          Self.check(heap, policy: &next, logger: logger)
+          return next
+        }
       }
     }
   }
@@ -101,13 +107,16 @@ public struct HeapTrimService: Service, CustomStringConvertible {
     let before = heap.residentBytes()
     let free = heap.freeBytes()
     guard policy.observe(freeBytes: free, residentBytes: before) else { return false }
+    let started = ContinuousClock.now
     heap.returnFreeMemory()
+    let took = ContinuousClock.now - started
     let after = heap.residentBytes()
     policy.trimmed(freeBytes: heap.freeBytes(), residentBytes: after)
     logger.debug(
       "Gave freed heap memory back to the system",
       metadata: [
         "free": "\(free >> 20) MiB", "resident-before": "\(before >> 20) MiB", "resident-after": "\(after >> 20) MiB",
+        "took": "\(took)",
       ])
     return true
   }
