@@ -47,6 +47,16 @@ struct ProcessSample: Hashable, Sendable {
     return nil
   }
 
+  static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+  /// This process's resident memory alone (the heap check reads it every few seconds; the rest is not needed).
+  static func currentResidentBytes() -> Int? {
+    guard let statLine = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+      let stat = parseStat(statLine)
+    else { return nil }
+    return stat.residentPages * pageSize
+  }
+
   static func readCurrent() -> ProcessSample? {
     guard let statLine = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
       let stat = parseStat(statLine),
@@ -54,7 +64,6 @@ struct ProcessSample: Hashable, Sendable {
       let bootTime = parseBootTime(procStat)
     else { return nil }
     let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
-    let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     let openFileDescriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
     var limit = rlimit()
     let maximum = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(limit.rlim_cur) : 0

@@ -1,5 +1,4 @@
 import CMalloc
-import Foundation
 import Logging
 import NIOPosix
 import ServiceLifecycle
@@ -55,13 +54,7 @@ public struct SystemHeap: TrimmableHeap {
 
   public func freeBytes() -> Int { Int(cmalloc_free_bytes()) }
 
-  public func residentBytes() -> Int {
-    // statm: size resident shared text lib data dt, in pages.
-    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-    let fields = statm.split(separator: " ")
-    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-  }
+  public func residentBytes() -> Int { ProcessSample.currentResidentBytes() ?? 0 }
 
   public func returnFreeMemory() { _ = cmalloc_return_free_memory() }
 }
