@@ -243,11 +243,24 @@ let package = Package(
       ],
       path: "Benchmarks/SentryBenchmark"
     ),
+    // The benchmarks' simulated sidecars: gRPC calls over NIO's HTTP/2 without a task per message.
+    .target(
+      name: "LeanGRPCClient",
+      dependencies: [
+        "ControlPlaneKit",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+        .product(name: "NIOHPACK", package: "swift-nio-http2"),
+      ],
+      path: "Benchmarks/LeanGRPCClient"
+    ),
     // `scripts/benchmarks/placement.sh`: the ring, table sizes, and a fleet of simulated sidecars in its own process.
     .executableTarget(
       name: "PlacementBenchmark",
       dependencies: [
-        "Placement", "PlacementSimulator", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto",
+        "Placement", "PlacementSimulator", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto", "LeanGRPCClient",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "X509", package: "swift-certificates"),
@@ -258,7 +271,7 @@ let package = Package(
     .executableTarget(
       name: "OperatorBenchmark",
       dependencies: [
-        "Operator", "ControlPlaneKit", "ControlPlaneTestSupport", "Kubernetes", "DaprProto",
+        "Operator", "ControlPlaneKit", "ControlPlaneTestSupport", "Kubernetes", "DaprProto", "LeanGRPCClient",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "X509", package: "swift-certificates"),
@@ -288,6 +301,7 @@ let package = Package(
       name: "PlacementTests",
       dependencies: [
         "Placement", "PlacementSimulator", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto", "Kubernetes",
+        "LeanGRPCClient",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

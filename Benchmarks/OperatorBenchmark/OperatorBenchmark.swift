@@ -5,6 +5,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Kubernetes
+import LeanGRPCClient
 import Logging
 import Operator
 import ServiceLifecycle
@@ -15,8 +16,9 @@ import X509
 ///
 /// - `OperatorBenchmark setup DIR`: a CA, the operator's identity and one sidecar identity (namespace `bench`).
 /// - `OperatorBenchmark server KUBECONFIG DIR PORT`: the operator's API (caches, fan-out, gRPC over mTLS).
-/// - `OperatorBenchmark clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID`: that many sidecars, each on its own
-///   connection with a ComponentUpdate stream; then CHANGES edits of Component `bench/bench` through the API server,
+/// - `OperatorBenchmark clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID [lean|grpc-swift]`: that many
+///   sidecars (``LeanGRPCConnection``s unless `grpc-swift` is asked for), each on its own connection with a
+///   ComponentUpdate stream; then CHANGES edits of Component `bench/bench` through the API server,
 ///   each timed until the last stream has it; and the server's resident memory with the streams connected.
 /// - `OperatorBenchmark idle KUBECONFIG DIR PORT SIDECARS SERVER_PID`: that many sidecars holding all seven update
 ///   streams on one connection each, as daprd does; once an edit of each of the five real kinds has reached every
@@ -39,15 +41,18 @@ struct OperatorBenchmark {
       let numbers = arguments[3...].compactMap { Int($0) }
       try await idle(
         kubeconfig: arguments[1], directory: arguments[2], port: numbers[0], sidecars: numbers[1], serverPID: numbers[2])
-    case "clients" where arguments.count == 7:
-      let numbers = arguments[3...].compactMap { Int($0) }
+    case "clients" where arguments.count == 7 || arguments.count == 8:
+      let numbers = arguments[3..<7].compactMap { Int($0) }
+      guard let client = SidecarClient(rawValue: arguments.count == 8 ? arguments[7] : "lean") else {
+        throw BenchmarkFailure(description: "the sidecar client is `lean` or `grpc-swift`, not \(arguments[7])")
+      }
       try await clients(
         kubeconfig: arguments[1], directory: arguments[2], port: numbers[0], sidecars: numbers[1],
-        changes: numbers[2], serverPID: numbers[3])
+        changes: numbers[2], serverPID: numbers[3], client: client)
     default:
       print(
         "usage: OperatorBenchmark setup DIR | server KUBECONFIG DIR PORT"
-          + " | clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID | idle KUBECONFIG DIR PORT SIDECARS SERVER_PID")
+          + " | clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID [lean|grpc-swift] | idle KUBECONFIG DIR PORT SIDECARS SERVER_PID")
       exit(2)
     }
   }
@@ -202,11 +207,60 @@ struct OperatorBenchmark {
     await kubernetes.shutdown()
   }
 
+  /// How the simulated sidecars receive: ``LeanGRPCConnection`` (the default: cheaper per message than the operator,
+  /// so the operator sets the pace) or grpc-swift's client (each message costs the fleet more than the operator).
+  enum SidecarClient: String {
+    case lean
+    case grpcSwift = "grpc-swift"
+  }
+
+  /// The Component's `marker` metadata value in an update event's bytes.
+  static func componentMarker(_ component: Data) -> String? {
+    (try? JSONCoding.parse(component))?["spec"]?["metadata"]?.arrayValue?.first?["value"]?.stringValue
+  }
+
+  /// Connects `sidecars` lean sidecars, each with a ComponentUpdate stream, a hundred handshakes at a time.
+  static func leanSidecars(directory: String, port: Int, count: Int, receipts: Receipts) async throws
+    -> [LeanGRPCConnection]
+  {
+    let (identity, anchors) = try load(directory, "sidecar")
+    let tls = try LeanGRPCTLS(
+      identity: identity.current,
+      verifier: SPIFFEPeerVerifier(trustAnchors: { anchors }, requirement: .exactly(operatorID)))
+    var request = Dapr_Proto_Operator_V1_ComponentUpdateRequest()
+    request.namespace = "bench"
+    let requestBytes: [UInt8] = try request.serializedBytes()
+    var connections: [LeanGRPCConnection] = []
+    for start in stride(from: 0, to: count, by: 100) {
+      try await withThrowingTaskGroup(of: LeanGRPCConnection.self) { group in
+        for _ in start..<min(count, start + 100) {
+          group.addTask {
+            let connection = try await LeanGRPCConnection.connect(host: "127.0.0.1", port: port, tls: tls)
+            _ = try await connection.openStream(
+              path: "/dapr.proto.operator.v1.Operator/ComponentUpdate", request: requestBytes, endOfRequests: true
+            ) { message, _ in
+              guard let event = try? Dapr_Proto_Operator_V1_ComponentUpdateEvent(serializedBytes: Data(message.readableBytesView)),
+                let marker = componentMarker(event.component)
+              else { return }
+              receipts.record(marker)
+            }
+            return connection
+          }
+        }
+        for try await connection in group { connections.append(connection) }
+      }
+    }
+    return connections
+  }
+
   static func clients(
-    kubeconfig: String, directory: String, port: Int, sidecars: Int, changes: Int, serverPID: Int
+    kubeconfig: String, directory: String, port: Int, sidecars: Int, changes: Int, serverPID: Int,
+    client: SidecarClient
   ) async throws {
     let receipts = Receipts()
-    let grpcClients = try sidecarClients(directory: directory, port: port, count: sidecars)
+    let grpcClients = client == .grpcSwift ? try sidecarClients(directory: directory, port: port, count: sidecars) : []
+    let leanConnections =
+      client == .lean ? try await leanSidecars(directory: directory, port: port, count: sidecars, receipts: receipts) : []
     let kubernetes = try KubernetesClient(configuration: try KubernetesConfiguration.kubeconfig(path: kubeconfig))
     try await withThrowingTaskGroup(of: Void.self) { group in
       for client in grpcClients {
@@ -216,10 +270,7 @@ struct OperatorBenchmark {
           request.namespace = "bench"
           try? await Dapr_Proto_Operator_V1_Operator.Client(wrapping: client).componentUpdate(request) { response in
             for try await event in response.messages {
-              let object = try JSONCoding.parse(event.component)
-              if let marker = object["spec"]?["metadata"]?.arrayValue?.first?["value"]?.stringValue {
-                receipts.record(marker)
-              }
+              if let marker = componentMarker(event.component) { receipts.record(marker) }
             }
           }
         }
@@ -256,6 +307,8 @@ struct OperatorBenchmark {
       let p99 = durations[min(durations.count - 1, Int((Double(durations.count) * 0.99).rounded(.up)) - 1)]
       print(String(format: "| %d | %.1f ms | %.1f ms | %@ |", sidecars, p50, p99, rss.map { "\($0) MiB" } ?? "-"))
       for client in grpcClients { client.beginGracefulShutdown() }
+      for connection in leanConnections { await connection.close() }
+      for connection in leanConnections { await connection.close() }
       group.cancelAll()
     }
     await kubernetes.shutdown()

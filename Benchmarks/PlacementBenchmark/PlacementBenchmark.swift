@@ -19,6 +19,9 @@ import X509
 /// - `PlacementBenchmark fleet-mtls PORT SIDECARS ACTOR_HOSTS TYPES ROUNDS PLACEMENT_PID CREDENTIALS`: the same over
 ///   mTLS, against a placement with `--tls-enabled`: each sidecar gets its own SVID (`app-N` in `default`), signed
 ///   before the storm with the issuer sentry keeps in CREDENTIALS (`issuer.crt`, `issuer.key`, `ca.crt`).
+///
+/// The fleet's sidecars are ``LeanFleet``'s (gRPC over NIO's HTTP/2, orders handled on the event loop), or with
+/// `SIDECAR_CLIENT=grpc-swift` ``GRPCSwiftFleet``'s (``SimulatedSidecar`` on grpc-swift's client, as the tests).
 @main
 struct PlacementBenchmark {
   static func main() async throws {
@@ -30,6 +33,8 @@ struct PlacementBenchmark {
     case "tables":
       tables()
     case "fleet", "fleet-mtls":
+      // The sidecars' client: `SIDECAR_CLIENT=grpc-swift` for grpc-swift's, ``LeanFleet`` otherwise.
+      let client = ProcessInfo.processInfo.environment["SIDECAR_CLIENT"] == "grpc-swift" ? SidecarClient.grpcSwift : .lean
       let numbers = arguments.dropFirst().prefix(6).compactMap { Int($0) }
       guard numbers.count >= 5 else { usage() }
       let credentials = arguments.first == "fleet-mtls" ? arguments.dropFirst(7).first : nil
@@ -37,13 +42,18 @@ struct PlacementBenchmark {
       do {
         try await fleet(
           port: numbers[0], sidecars: numbers[1], actorHosts: numbers[2], types: numbers[3], rounds: numbers[4],
-          placementPID: numbers.count > 5 ? numbers[5] : nil, credentials: credentials)
+          placementPID: numbers.count > 5 ? numbers[5] : nil, credentials: credentials, client: client)
       } catch {
         print("| \(numbers[1]) | \(numbers[2]) x \(numbers[3]) | - | failed: \(error) | - | - | - |")
       }
     default:
       usage()
     }
+  }
+
+  enum SidecarClient {
+    case lean
+    case grpcSwift
   }
 
   static func usage() -> Never {
@@ -153,82 +163,69 @@ struct PlacementBenchmark {
   // === A fleet of sidecars ===
 
   static func fleet(
-    port: Int, sidecars count: Int, actorHosts: Int, types: Int, rounds: Int, placementPID: Int?, credentials: String?
+    port: Int, sidecars count: Int, actorHosts: Int, types: Int, rounds: Int, placementPID: Int?, credentials: String?,
+    client: SidecarClient
   ) async throws {
     let typeNames = (0..<types).map { "actor-type-\($0)" }
-    let sidecars = (0..<count).map { index in
+    let reports = (0..<count).map { index in
       SimulatedSidecar(
-        name: hostName(index), appID: "app-\(index)", actorTypes: index < actorHosts ? typeNames : [],
-        decodesTables: false)
+        name: hostName(index), appID: "app-\(index)", actorTypes: index < actorHosts ? typeNames : []
+      ).report
     }
     let tableBytes = updateBytes(fleetHosts(actorHosts: actorHosts, types: types))
-    let identities = try credentials.map { try svids(for: sidecars, credentials: $0) }
-    var clients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
-    for index in 0..<count {
-      let security: GRPCClientSecurity =
-        identities.map { .tls(identity: LatestValue($0.identities[index]), verifier: $0.verifier) } ?? .plaintext
-      let transport = try SecureGRPC.clientTransport(host: "127.0.0.1", port: port, security: security) { config in
-        config.http2.maxFrameSize = 1 << 20
-        // grpc-go (daprd) grows its receive window with its bandwidth estimate; a fixed 64 KiB window would make
-        // every UPDATE larger than that wait a round trip for a WINDOW_UPDATE.
-        config.http2.targetWindowSize = 4 << 20
+    let identities = try credentials.map { try svids(for: reports, credentials: $0) }
+    // All at once, as a fleet after a placement restart.
+    let stormStart = ContinuousClock.now
+    let fleet: any SidecarFleet =
+      switch client {
+      case .lean: try await LeanFleet.start(port: port, reports: reports, identities: identities)
+      case .grpcSwift: try GRPCSwiftFleet(port: port, reports: reports, identities: identities)
       }
-      clients.append(GRPCClient(transport: transport))
+    // Everyone served, and the tables settled: every sidecar's last order is UNLOCK of one same version (checked
+    // again after a quiet moment, in case one more round was just starting).
+    var settled: UInt64 = 0
+    var storm = Duration.zero
+    var firstTables: Duration?
+    while true {
+      try await fleet.waitUntilAllUnlocked(atLeast: nil)
+      // Every sidecar registered and was served a first table (the issue's measure).
+      if firstTables == nil { firstTables = ContinuousClock.now - stormStart }
+      let newest = fleet.newestUnlock
+      try await fleet.waitUntilAllUnlocked(atLeast: newest)
+      storm = ContinuousClock.now - stormStart
+      try await Task.sleep(for: .milliseconds(300))
+      if fleet.isSettled(at: newest) {
+        settled = newest
+        break
+      }
     }
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      for client in clients { group.addTask { try await client.runConnections() } }
-      // All at once, as a fleet after a placement restart.
-      let stormStart = ContinuousClock.now
-      for (sidecar, client) in zip(sidecars, clients) { group.addTask { await sidecar.run(on: client) } }
-      // Everyone served, and the tables settled: every sidecar's last order is UNLOCK of one same version (checked
-      // again after a quiet moment, in case one more round was just starting).
-      var settled: UInt64 = 0
-      var storm = Duration.zero
-      var firstTables: Duration?
-      while true {
-        for sidecar in sidecars { _ = try await sidecar.waitFor("unlock") }
-        // Every sidecar registered and was served a first table (the issue's measure).
-        if firstTables == nil { firstTables = ContinuousClock.now - stormStart }
-        let newest = sidecars.map { $0.orders.last { $0.operation == "unlock" }!.version }.max()!
-        for sidecar in sidecars { _ = try await sidecar.waitFor("unlock", version: newest) }
-        storm = ContinuousClock.now - stormStart
-        try await Task.sleep(for: .milliseconds(300))
-        if sidecars.allSatisfy({ $0.orders.last?.operation == "unlock" && $0.orders.last?.version == newest }) {
-          settled = newest
-          break
-        }
-      }
-      // The fleet idle: after placement's next heap check (every 5 s), which gives back what the storm freed.
-      try await Task.sleep(for: .seconds(6))
-      let rss = placementPID.flatMap(residentMiB)
+    // The fleet idle: after placement's next heap check (every 5 s), which gives back what the storm freed.
+    try await Task.sleep(for: .seconds(6))
+    let rss = placementPID.flatMap(residentMiB)
 
-      // Rounds: the first actor host adds (then drops) a type; every sidecar must see the new UNLOCK.
-      var durations: [Double] = []
-      let trigger = sidecars[0]
-      for round in 1...max(1, rounds) {
-        var report = trigger.report
-        if round % 2 == 1 { report.entities.append("actor-type-extra") }
-        let version = settled + UInt64(round)
-        let start = ContinuousClock.now
-        trigger.send(report)
-        for sidecar in sidecars { _ = try await sidecar.waitFor("unlock", version: version) }
-        durations.append(nanoseconds(ContinuousClock.now - start) / 1e6)
-      }
-      print(
-        "| \(count) | \(actorHosts) x \(types) | \(String(format: "%.1f", Double(tableBytes) / 1024)) KB | "
-          + "\(String(format: "%.2f", nanoseconds(firstTables ?? storm) / 1e9)) s | "
-          + "\(String(format: "%.2f", nanoseconds(storm) / 1e9)) s | "
-          + "\(format(percentile(durations, 0.5))) ms | \(format(percentile(durations, 0.99))) ms | "
-          + "\(rss.map { "\($0) MiB" } ?? "-") |")
-      for sidecar in sidecars { sidecar.close() }
-      for client in clients { client.beginGracefulShutdown() }
-      group.cancelAll()
+    // Rounds: the first actor host adds (then drops) a type; every sidecar must see the new UNLOCK.
+    var durations: [Double] = []
+    for round in 1...max(1, rounds) {
+      var report = reports[0]
+      if round % 2 == 1 { report.entities.append("actor-type-extra") }
+      let version = settled + UInt64(round)
+      let start = ContinuousClock.now
+      fleet.reportFromFirst(report)
+      try await fleet.waitUntilAllUnlocked(atLeast: version)
+      durations.append(nanoseconds(ContinuousClock.now - start) / 1e6)
     }
+    print(
+      "| \(count) | \(actorHosts) x \(types) | \(String(format: "%.1f", Double(tableBytes) / 1024)) KB | "
+        + "\(String(format: "%.2f", nanoseconds(firstTables ?? storm) / 1e9)) s | "
+        + "\(String(format: "%.2f", nanoseconds(storm) / 1e9)) s | "
+        + "\(format(percentile(durations, 0.5))) ms | \(format(percentile(durations, 0.99))) ms | "
+        + "\(rss.map { "\($0) MiB" } ?? "-") |")
+    await fleet.stop()
   }
 
   /// One SVID per sidecar (`app-N` in `default`, as each reports), signed with sentry's issuer, and the check that
   /// the server is placement.
-  static func svids(for sidecars: [SimulatedSidecar], credentials: String) throws
+  static func svids(for reports: [SimulatedSidecar.Host], credentials: String) throws
     -> (identities: [TLSIdentity], verifier: SPIFFEPeerVerifier)
   {
     func read(_ name: String) throws -> String { try String(contentsOfFile: "\(credentials)/\(name)", encoding: .utf8) }
@@ -236,9 +233,9 @@ struct PlacementBenchmark {
     let authority = TestCertificateAuthority(
       certificate: issuer, privateKey: try Certificate.PrivateKey(pemEncoded: try read("issuer.key")))
     let anchors = try TrustBundle(pemEncoded: try read("ca.crt"))
-    let identities = try sidecars.map { sidecar in
+    let identities = try reports.map { report in
       let leaf = try authority.issue(
-        spiffeID: try SPIFFEID(trustDomain: "cluster.local", namespace: "default", appID: sidecar.report.id),
+        spiffeID: try SPIFFEID(trustDomain: "cluster.local", namespace: "default", appID: report.id),
         keyType: .ed25519)
       return try TLSIdentity(certificateChain: [leaf.leaf, issuer], privateKey: leaf.privateKey)
     }

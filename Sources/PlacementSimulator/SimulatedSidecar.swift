@@ -62,14 +62,7 @@ public final class SimulatedSidecar: Sendable {
         onResponse: { response in
           for try await order in response.messages {
             self.record(order)
-            if self.acknowledges {
-              var ack = Host()
-              ack.id = report.id
-              ack.namespace = report.namespace
-              ack.operation = Self.operation(of: order)
-              ack.version = order.version
-              continuation.yield(ack)
-            }
+            if self.acknowledges { continuation.yield(Self.acknowledgement(of: order, from: report)) }
           }
           continuation.finish()
         })
@@ -155,23 +148,44 @@ struct OrderDeserializer: MessageDeserializer {
     if decodesTables {
       return try ProtobufDeserializer<SimulatedSidecar.Order>().deserialize(serializedMessageBytes)
     }
-    return try serializedMessageBytes.withUnsafeBytes { raw in
-      var order = SimulatedSidecar.Order()
-      var reader = WireReader(bytes: raw)
-      while !reader.atEnd {
-        let key = try reader.varint()
-        switch (key >> 3, key & 7) {
-        case (2, 2): order.operation = String(decoding: try reader.lengthDelimited(), as: UTF8.self)
-        case (3, 0): order.version = try reader.varint()
-        case (_, 0): _ = try reader.varint()
-        case (_, 1): try reader.skip(8)
-        case (_, 2): _ = try reader.lengthDelimited()
-        case (_, 5): try reader.skip(4)
-        default: throw RPCError(code: .internalError, message: "unsupported protobuf wire type")
-        }
+    return try serializedMessageBytes.withUnsafeBytes { try Self.operationAndVersion(of: $0) }
+  }
+
+  /// An order's operation and version, read from its encoding without decoding its tables.
+  static func operationAndVersion(of raw: UnsafeRawBufferPointer) throws -> SimulatedSidecar.Order {
+    var order = SimulatedSidecar.Order()
+    var reader = WireReader(bytes: raw)
+    while !reader.atEnd {
+      let key = try reader.varint()
+      switch (key >> 3, key & 7) {
+      case (2, 2): order.operation = String(decoding: try reader.lengthDelimited(), as: UTF8.self)
+      case (3, 0): order.version = try reader.varint()
+      case (_, 0): _ = try reader.varint()
+      case (_, 1): try reader.skip(8)
+      case (_, 2): _ = try reader.lengthDelimited()
+      case (_, 5): try reader.skip(4)
+      default: throw RPCError(code: .internalError, message: "unsupported protobuf wire type")
       }
-      return order
     }
+    return order
+  }
+}
+
+extension SimulatedSidecar {
+  /// An order's operation and version (the rest left empty), read from its encoding without decoding its tables:
+  /// for clients that do not need them.
+  public static func orderHeader(of raw: UnsafeRawBufferPointer) throws -> Order {
+    try OrderDeserializer.operationAndVersion(of: raw)
+  }
+
+  /// The acknowledgement daprd 1.17 sends for `order`: `Host{operation, version, id, namespace}`.
+  public static func acknowledgement(of order: Order, from report: Host) -> Host {
+    var ack = Host()
+    ack.id = report.id
+    ack.namespace = report.namespace
+    ack.operation = operation(of: order)
+    ack.version = order.version
+    return ack
   }
 }
 

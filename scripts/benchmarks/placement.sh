@@ -33,7 +33,12 @@ header() {
 pid=""
 sentry_pid=""
 work=$(mktemp -d)
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$sentry_pid" ] && kill "$sentry_pid" 2>/dev/null; rm -rf "$work"; true' EXIT
+cleanup() { # every step may fail (a process already gone) without skipping the others
+  [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+  [ -z "$sentry_pid" ] || kill "$sentry_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 wait_healthy() { # port
   for _ in $(seq 1 150); do
     curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return 0
@@ -44,11 +49,12 @@ wait_healthy() { # port
 # One fleet against a fresh placement: fleet SIDECARS TYPES [PLACEMENT FLAGS...]; with --tls-enabled the sidecars
 # present SVIDs signed by the issuer in $work/credentials.
 fleet() {
-  local sidecars=$1 types=$2 port=$((40000 + RANDOM % 10000))
+  # Ports below the ephemeral range (32768-60999), from which the fleet's 10,000 connections come.
+  local sidecars=$1 types=$2 port=$((26000 + RANDOM % 2000))
   NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/placement" --port "$port" --healthz-port $((port + 1)) \
     --metrics-port $((port + 2)) --log-level warn "${@:3}" &
   pid=$!
-  wait_healthy $((port + 1))
+  wait_healthy $((port + 1)) || { echo "placement did not become healthy on port $port" >&2; exit 1; }
   local mode=fleet credentials=()
   [ $# -gt 2 ] && mode=fleet-mtls credentials=("$work/credentials")
   # 150 actor hosts: with one type each the UPDATE is about 6.5 KB, with ten about 65 KB.
@@ -72,7 +78,7 @@ done
 # and the clients give up with Unavailable before their turn).
 [ -n "${MTLS_SIDECARS-1000}" ] || exit 0
 mkdir "$work/credentials"
-sentry_port=$((30000 + RANDOM % 10000))
+sentry_port=$((28000 + RANDOM % 2000))
 taskset -c 1 "$bin/sentry" --mode standalone --issuer-credentials "$work/credentials" --trust-domain cluster.local \
   --port "$sentry_port" --healthz-port $((sentry_port + 1)) --metrics-port $((sentry_port + 2)) --log-level warn &
 sentry_pid=$!

@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$((40000 + RANDOM % 10000))
+port=$((20000 + RANDOM % 2000))  # below the ephemeral range (32768-60999) clients connect from
 healthz=$((port + 1))
 metrics=$((port + 2))
 mkdir "$work/credentials"
