@@ -56,6 +56,7 @@ struct SidecarBuilder {
       "image": .string(annotations.nonEmpty("sidecar-image") ?? settings.sidecarImage),
       "imagePullPolicy": .string(settings.sidecarImagePullPolicy),
     ]
+    container.reserveCapacity(12)  // every member below at once, without regrowing
     if debugEnabled {
       container["args"] = .array(
         (["/dlv", "--listen", ":\(debugPort)", "--accept-multiclient", "--headless=true", "--log", "--api-version=2",

@@ -40,6 +40,9 @@ public struct JSONReader {
 
   private let bytes: UnsafeRawBufferPointer
   private var offset = 0
+  /// The members read so far of the objects being read, innermost last. An object's dictionary is made once its
+  /// members are known, at its final size: grown member by member, it rehashed every key at each doubling.
+  private var members: [(key: String, value: JSONValue)] = []
 
   private init(bytes: UnsafeRawBufferPointer) {
     self.bytes = bytes
@@ -85,12 +88,12 @@ public struct JSONReader {
   private mutating func readObject(depth: Int) throws(SyntaxError) -> JSONValue {
     guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
     offset += 1  // {
-    var object = JSONObject()
     skipWhitespace()
     if next == UInt8(ascii: "}") {
       offset += 1
-      return .object(object)
+      return .object([:])
     }
+    let first = members.count
     while true {
       guard next != nil else { throw error("the document ends inside an object") }
       guard next == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
@@ -99,7 +102,7 @@ public struct JSONReader {
       guard next == UInt8(ascii: ":") else { throw error("expected ':' after the member name \(Self.quoted(key))") }
       offset += 1
       skipWhitespace()
-      object[key] = try readValue(depth: depth)
+      members.append((key, try readValue(depth: depth)))
       skipWhitespace()
       switch next {
       case UInt8(ascii: ","):
@@ -107,6 +110,9 @@ public struct JSONReader {
         skipWhitespace()
       case UInt8(ascii: "}"):
         offset += 1
+        var object = JSONObject(minimumCapacity: members.count - first)
+        for member in members[first...] { object[member.key] = member.value }  // a repeated key: the last wins
+        members.removeSubrange(first...)
         return .object(object)
       case nil: throw error("the document ends inside an object")
       default: throw error("expected ',' or '}' after an object member")
