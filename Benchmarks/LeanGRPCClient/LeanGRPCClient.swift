@@ -43,7 +43,8 @@ public final class LeanGRPCConnection: Sendable {
           if let tls {
             try pipeline.addHandler(
               NIOSSLClientHandler(
-                context: tls.context, serverHostname: nil, customVerificationCallbackWithMetadata: tls.verifier.nioVerificationCallback))
+                context: tls.context, serverHostname: nil,
+                customVerificationCallbackWithMetadata: tls.verifier.nioVerificationCallback))
           }
           let multiplexer = try pipeline.configureHTTP2Pipeline(
             mode: .client, connectionConfiguration: connection, streamConfiguration: stream

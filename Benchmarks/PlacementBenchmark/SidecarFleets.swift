@@ -32,7 +32,9 @@ final class LeanFleet: SidecarFleet {
     port: Int, reports: [SimulatedSidecar.Host], identities: (identities: [TLSIdentity], verifier: SPIFFEPeerVerifier)?
   ) async throws -> LeanFleet {
     let progress = FleetProgress(sidecars: reports.count)
-    let tls = try identities.map { set in try set.identities.map { try LeanGRPCTLS(identity: $0, verifier: set.verifier) } }
+    let tls = try identities.map { set in
+      try set.identities.map { try LeanGRPCTLS(identity: $0, verifier: set.verifier) }
+    }
     let sidecars = try await withThrowingTaskGroup(of: (Int, LeanGRPCConnection, LeanGRPCStream).self) { group in
       for (index, report) in reports.enumerated() {
         group.addTask {
@@ -89,7 +91,8 @@ final class FleetProgress: Sendable {
   let state: Mutex<State>
 
   init(sidecars: Int) {
-    state = Mutex(State(lastOperation: Array(repeating: "", count: sidecars), unlocked: Array(repeating: nil, count: sidecars)))
+    state = Mutex(
+      State(lastOperation: Array(repeating: "", count: sidecars), unlocked: Array(repeating: nil, count: sidecars)))
   }
 
   static func reached(_ unlocked: UInt64?, _ version: UInt64?) -> Bool {
@@ -103,7 +106,8 @@ final class FleetProgress: Sendable {
       guard order.operation == "unlock" else { return }
       let before = state.unlocked[index]
       state.unlocked[index] = order.version
-      guard var waiter = state.waiter, !Self.reached(before, waiter.version), Self.reached(order.version, waiter.version)
+      guard var waiter = state.waiter, !Self.reached(before, waiter.version),
+        Self.reached(order.version, waiter.version)
       else { return }
       waiter.remaining -= 1
       if waiter.remaining == 0 {
