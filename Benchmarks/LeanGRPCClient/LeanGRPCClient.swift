@@ -1,4 +1,5 @@
 import ControlPlaneKit
+import Foundation
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
@@ -201,5 +202,23 @@ final class LeanGRPCStreamHandler: ChannelInboundHandler {
     guard !ended else { return }
     ended = true
     onEnd(status)
+  }
+}
+
+/// Which client a benchmark's simulated sidecars use: ``LeanGRPCConnection`` (the default; it costs the fleet's core
+/// less per message than the server under test spends, so the server sets the pace) or, with
+/// `SIDECAR_CLIENT=grpc-swift`, grpc-swift's client (as the tests use; for side-by-side runs).
+public enum SidecarClient: String, Sendable {
+  case lean
+  case grpcSwift = "grpc-swift"
+
+  /// From `SIDECAR_CLIENT`; unset means ``lean``. Any other value ends the benchmark with a message naming it.
+  public static func fromEnvironment() -> SidecarClient {
+    guard let value = ProcessInfo.processInfo.environment["SIDECAR_CLIENT"] else { return .lean }
+    guard let client = SidecarClient(rawValue: value) else {
+      FileHandle.standardError.write(Data("SIDECAR_CLIENT is `lean` or `grpc-swift`, not `\(value)`\n".utf8))
+      exit(2)
+    }
+    return client
   }
 }

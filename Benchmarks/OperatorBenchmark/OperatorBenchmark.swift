@@ -16,9 +16,8 @@ import X509
 ///
 /// - `OperatorBenchmark setup DIR`: a CA, the operator's identity and one sidecar identity (namespace `bench`).
 /// - `OperatorBenchmark server KUBECONFIG DIR PORT`: the operator's API (caches, fan-out, gRPC over mTLS).
-/// - `OperatorBenchmark clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID [lean|grpc-swift]`: that many
-///   sidecars (``LeanGRPCConnection``s unless `grpc-swift` is asked for), each on its own connection with a
-///   ComponentUpdate stream; then CHANGES edits of Component `bench/bench` through the API server,
+/// - `OperatorBenchmark clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID`: that many sidecars (on the client
+///   ``SidecarClient/fromEnvironment()`` names), each on its own connection with a ComponentUpdate stream; then CHANGES edits of Component `bench/bench` through the API server,
 ///   each timed until the last stream has it; and the server's resident memory with the streams connected.
 /// - `OperatorBenchmark idle KUBECONFIG DIR PORT SIDECARS SERVER_PID`: that many sidecars holding all seven update
 ///   streams on one connection each, as daprd does; once an edit of each of the five real kinds has reached every
@@ -41,18 +40,15 @@ struct OperatorBenchmark {
       let numbers = arguments[3...].compactMap { Int($0) }
       try await idle(
         kubeconfig: arguments[1], directory: arguments[2], port: numbers[0], sidecars: numbers[1], serverPID: numbers[2])
-    case "clients" where arguments.count == 7 || arguments.count == 8:
-      let numbers = arguments[3..<7].compactMap { Int($0) }
-      guard let client = SidecarClient(rawValue: arguments.count == 8 ? arguments[7] : "lean") else {
-        throw BenchmarkFailure(description: "the sidecar client is `lean` or `grpc-swift`, not \(arguments[7])")
-      }
+    case "clients" where arguments.count == 7:
+      let numbers = arguments[3...].compactMap { Int($0) }
       try await clients(
         kubeconfig: arguments[1], directory: arguments[2], port: numbers[0], sidecars: numbers[1],
-        changes: numbers[2], serverPID: numbers[3], client: client)
+        changes: numbers[2], serverPID: numbers[3], client: SidecarClient.fromEnvironment())
     default:
       print(
         "usage: OperatorBenchmark setup DIR | server KUBECONFIG DIR PORT"
-          + " | clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID [lean|grpc-swift] | idle KUBECONFIG DIR PORT SIDECARS SERVER_PID")
+          + " | clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID | idle KUBECONFIG DIR PORT SIDECARS SERVER_PID")
       exit(2)
     }
   }
@@ -207,13 +203,6 @@ struct OperatorBenchmark {
     await kubernetes.shutdown()
   }
 
-  /// How the simulated sidecars receive: ``LeanGRPCConnection`` (the default: cheaper per message than the operator,
-  /// so the operator sets the pace) or grpc-swift's client (each message costs the fleet more than the operator).
-  enum SidecarClient: String {
-    case lean
-    case grpcSwift = "grpc-swift"
-  }
-
   /// The Component's `marker` metadata value in an update event's bytes.
   static func componentMarker(_ component: Data) -> String? {
     (try? JSONCoding.parse(component))?["spec"]?["metadata"]?.arrayValue?.first?["value"]?.stringValue
@@ -239,7 +228,8 @@ struct OperatorBenchmark {
             _ = try await connection.openStream(
               path: "/dapr.proto.operator.v1.Operator/ComponentUpdate", request: requestBytes, endOfRequests: true
             ) { message, _ in
-              guard let event = try? Dapr_Proto_Operator_V1_ComponentUpdateEvent(serializedBytes: Data(message.readableBytesView)),
+              let bytes = Data(message.readableBytesView)
+              guard let event = try? Dapr_Proto_Operator_V1_ComponentUpdateEvent(serializedBytes: bytes),
                 let marker = componentMarker(event.component)
               else { return }
               receipts.record(marker)
@@ -307,7 +297,6 @@ struct OperatorBenchmark {
       let p99 = durations[min(durations.count - 1, Int((Double(durations.count) * 0.99).rounded(.up)) - 1)]
       print(String(format: "| %d | %.1f ms | %.1f ms | %@ |", sidecars, p50, p99, rss.map { "\($0) MiB" } ?? "-"))
       for client in grpcClients { client.beginGracefulShutdown() }
-      for connection in leanConnections { await connection.close() }
       for connection in leanConnections { await connection.close() }
       group.cancelAll()
     }

@@ -4,6 +4,7 @@ import DaprProto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import LeanGRPCClient
 import Placement
 import PlacementSimulator
 import X509
@@ -33,8 +34,7 @@ struct PlacementBenchmark {
     case "tables":
       tables()
     case "fleet", "fleet-mtls":
-      // The sidecars' client: `SIDECAR_CLIENT=grpc-swift` for grpc-swift's, ``LeanFleet`` otherwise.
-      let client = ProcessInfo.processInfo.environment["SIDECAR_CLIENT"] == "grpc-swift" ? SidecarClient.grpcSwift : .lean
+      let client = SidecarClient.fromEnvironment()
       let numbers = arguments.dropFirst().prefix(6).compactMap { Int($0) }
       guard numbers.count >= 5 else { usage() }
       let credentials = arguments.first == "fleet-mtls" ? arguments.dropFirst(7).first : nil
@@ -49,11 +49,6 @@ struct PlacementBenchmark {
     default:
       usage()
     }
-  }
-
-  enum SidecarClient {
-    case lean
-    case grpcSwift
   }
 
   static func usage() -> Never {

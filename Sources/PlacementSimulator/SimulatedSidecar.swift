@@ -148,12 +148,15 @@ struct OrderDeserializer: MessageDeserializer {
     if decodesTables {
       return try ProtobufDeserializer<SimulatedSidecar.Order>().deserialize(serializedMessageBytes)
     }
-    return try serializedMessageBytes.withUnsafeBytes { try Self.operationAndVersion(of: $0) }
+    return try serializedMessageBytes.withUnsafeBytes { try SimulatedSidecar.orderHeader(of: $0) }
   }
+}
 
-  /// An order's operation and version, read from its encoding without decoding its tables.
-  static func operationAndVersion(of raw: UnsafeRawBufferPointer) throws -> SimulatedSidecar.Order {
-    var order = SimulatedSidecar.Order()
+extension SimulatedSidecar {
+  /// An order's operation and version (the rest left empty), read from its encoding without decoding its tables:
+  /// for clients that do not need them.
+  public static func orderHeader(of raw: UnsafeRawBufferPointer) throws -> Order {
+    var order = Order()
     var reader = WireReader(bytes: raw)
     while !reader.atEnd {
       let key = try reader.varint()
@@ -168,14 +171,6 @@ struct OrderDeserializer: MessageDeserializer {
       }
     }
     return order
-  }
-}
-
-extension SimulatedSidecar {
-  /// An order's operation and version (the rest left empty), read from its encoding without decoding its tables:
-  /// for clients that do not need them.
-  public static func orderHeader(of raw: UnsafeRawBufferPointer) throws -> Order {
-    try OrderDeserializer.operationAndVersion(of: raw)
   }
 
   /// The acknowledgement daprd 1.17 sends for `order`: `Host{operation, version, id, namespace}`.

@@ -11,6 +11,7 @@ changes=${CHANGES:-100}
 # The simulated sidecars' gRPC client: `lean` (NIO's HTTP/2 with a callback per message; cheaper per message than
 # the operator, so the operator sets the pace) or `grpc-swift` (for comparison).
 sidecar_client=${SIDECAR_CLIENT:-lean}
+export SIDECAR_CLIENT=$sidecar_client
 scripts/install-prerequisites.sh >/dev/null
 scripts/kubernetes/build.sh >/dev/null
 swift build -c release --product OperatorBenchmark 2>&1 | grep -E "error" && exit 1
@@ -78,14 +79,13 @@ echo "|---|---|---|---|"
 # One run: the operator's API on core 0, the sidecars (OperatorBenchmark MODE ...) on core 1.
 run() { # mode sidecars [changes]
   # Ports below the ephemeral range (32768-60999), from which the fleet's 10,000 connections come.
-  local mode=$1 sidecars=$2 port=$((24000 + RANDOM % 2000)) extra=()
-  [ "$mode" = clients ] && extra=("$sidecar_client")
+  local mode=$1 sidecars=$2 port=$((24000 + RANDOM % 2000))
   NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/OperatorBenchmark" server "$kubeconfig" "$work" "$port" \
     2>"$work/server.log" &
   server_pid=$!
   sleep 2
   NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 1 "$bin/OperatorBenchmark" "$mode" "$kubeconfig" "$work" "$port" \
-    "$sidecars" "${@:3}" "$server_pid" "${extra[@]}" 2>>"$work/clients.log"
+    "$sidecars" "${@:3}" "$server_pid" 2>>"$work/clients.log"
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""

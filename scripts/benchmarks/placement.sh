@@ -6,7 +6,8 @@
 #       sidecars in another process on core 1: all connecting at once, then 20 dissemination rounds, and
 #       placement's resident memory with the fleet connected;
 #   (d) the same over mTLS, placement with --tls-enabled and its SVID from a standalone sentry.
-# FLEET_SIDECARS, FLEET_TYPES, MTLS_SIDECARS (empty: no mTLS runs) and ROUNDS narrow a run.
+# FLEET_SIDECARS, FLEET_TYPES, MTLS_SIDECARS (empty: no mTLS runs) and ROUNDS narrow a run; SIDECAR_CLIENT=grpc-swift
+# runs the fleet on grpc-swift's client instead of the lean one (for comparison).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
