@@ -96,13 +96,15 @@ struct InjectorBenchmark {
     let identity = try identity(certificate: certificate, key: key)
     var logger = Logger(label: "dapr.injector")
     logger.logLevel = .error
+    let readiness = ReadinessTargets([InjectorWebhook.readinessTarget])
     let webhook = InjectorWebhook(
       host: "127.0.0.1", port: port, identity: LatestValue(identity), handler: LatestValue(try handler()),
-      metrics: InjectorMetrics(registry: MetricsRegistry()),
-      readiness: ReadinessTargets([InjectorWebhook.readinessTarget]), logger: logger)
+      metrics: InjectorMetrics(registry: MetricsRegistry()), readiness: readiness, logger: logger)
+    // As every control-plane process (`ControlPlaneProcess.makeServiceGroup`).
+    let memory = HeapTrimService(releasingStartupPagesOnce: readiness, logger: logger)
     let group = ServiceGroup(
       configuration: .init(
-        services: [.init(service: webhook), .init(service: HeapTrimService(logger: logger))],
+        services: [.init(service: webhook), .init(service: memory)],
         gracefulShutdownSignals: [.sigterm], logger: logger))
     try await group.run()
   }

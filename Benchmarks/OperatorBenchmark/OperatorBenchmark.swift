@@ -89,8 +89,10 @@ struct OperatorBenchmark {
       client: client, identity: identity, anchors: LatestValue(anchors), host: "127.0.0.1", port: port,
       environment: environment)
     var configuration = ServiceGroupConfiguration(
-      // As every control-plane process: freed heap memory goes back to the system.
-      services: (services + [HeapTrimService(logger: logger)]).map { .init(service: $0) },
+      // As every control-plane process: freed heap memory and, once ready, start-up's code pages go back to the system.
+      services: (services + [HeapTrimService(releasingStartupPagesOnce: environment.readiness, logger: logger)]).map {
+        .init(service: $0)
+      },
       gracefulShutdownSignals: [.sigterm], logger: logger)
     // As the operator itself: a stop that takes longer is cut short.
     configuration.maximumGracefulShutdownDuration = .seconds(5)

@@ -98,7 +98,9 @@ port=$((22000 + RANDOM % 2000))  # below the ephemeral range (32768-60999) clien
 NIO_SINGLETON_GROUP_LOOP_COUNT=1 taskset -c 0 "$bin/InjectorBenchmark" serve "$port" "$work/cert.pem" "$work/key.pem" &
 server_pid=$!
 until curl -sk -o /dev/null "https://127.0.0.1:$port/mutate" -d '{}' -H 'Content-Type: application/json'; do sleep 0.1; done
-sleep 1
+# Idle past the first heap check after readiness (5 s; it gives start-up's code pages back), one more request served.
+sleep 6
+curl -sk -o /dev/null "https://127.0.0.1:$port/mutate" -d '{}' -H 'Content-Type: application/json'
 idle=$(rss "$server_pid")
 declare -A webhook
 for load in 1 32 close; do

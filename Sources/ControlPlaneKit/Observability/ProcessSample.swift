@@ -51,16 +51,16 @@ struct ProcessSample: Hashable, Sendable {
 
   /// This process's resident memory alone (the heap check reads it every few seconds; the rest is not needed).
   static func currentResidentBytes() -> Int? {
-    guard let statLine = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+    guard let statLine = ProcFile.contents(of: "/proc/self/stat"),
       let stat = parseStat(statLine)
     else { return nil }
     return stat.residentPages * pageSize
   }
 
   static func readCurrent() -> ProcessSample? {
-    guard let statLine = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+    guard let statLine = ProcFile.contents(of: "/proc/self/stat"),
       let stat = parseStat(statLine),
-      let procStat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+      let procStat = ProcFile.contents(of: "/proc/stat"),
       let bootTime = parseBootTime(procStat)
     else { return nil }
     let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))

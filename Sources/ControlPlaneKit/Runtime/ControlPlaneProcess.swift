@@ -75,7 +75,7 @@ public enum ControlPlaneProcess {
 
   /// How many CPUs the process's affinity mask allows (`Cpus_allowed` in `/proc/self/status`), when known.
   public static var allowedCPUCount: Int? {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+    guard let status = ProcFile.contents(of: "/proc/self/status"),
       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") })
     else { return nil }
     let mask = line.dropFirst("Cpus_allowed:".count).filter { $0.isHexDigit }
@@ -148,7 +148,8 @@ public enum ControlPlaneProcess {
     } else {
       environment.readiness.markReady(ObservabilityServers.metricsTarget)
     }
-    all.append(HeapTrimService(logger: environment.logger(subscope: "memory")))
+    all.append(
+      HeapTrimService(releasingStartupPagesOnce: environment.readiness, logger: environment.logger(subscope: "memory")))
     all += services
     var configuration = ServiceGroupConfiguration(
       services: all.map { .init(service: $0) },

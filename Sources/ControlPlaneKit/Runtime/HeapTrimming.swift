@@ -60,20 +60,23 @@ public struct SystemHeap: TrimmableHeap {
 }
 
 /// Checks the heap every `period` and gives its free memory back when `HeapTrimPolicy` says so; part of every
-/// control-plane process.
+/// control-plane process. At the first check that finds `readiness` ready, it also gives back the code pages start-up
+/// touched (`StartupPageRelease`).
 public struct HeapTrimService: Service, CustomStringConvertible {
   let heap: any TrimmableHeap
   let policy: HeapTrimPolicy
   let period: Duration
+  let readiness: ReadinessTargets?
   let logger: Logger
 
   public init(
     heap: any TrimmableHeap = SystemHeap(), policy: HeapTrimPolicy = HeapTrimPolicy(), period: Duration = .seconds(5),
-    logger: Logger
+    releasingStartupPagesOnce readiness: ReadinessTargets? = nil, logger: Logger
   ) {
     self.heap = heap
     self.policy = policy
     self.period = period
+    self.readiness = readiness
     self.logger = logger
   }
 
@@ -82,16 +85,32 @@ public struct HeapTrimService: Service, CustomStringConvertible {
   public func run() async throws {
     try await untilShutdown { [self] in
       var policy = self.policy
+      var startupPagesPending = readiness != nil
       while true {
         try await Task.sleep(for: period)
+        let releaseStartupPages = startupPagesPending && readiness?.isReady == true
         // Reading and trimming the heap walks its free chunks: on NIO's blocking-work pool, not on an event loop.
         policy = try await NIOThreadPool.singleton.runIfActive { [policy] in
           var next = policy
           Self.check(heap, policy: &next, logger: logger)
+          if releaseStartupPages { Self.releaseStartupPages(heap, logger: logger) }
           return next
         }
+        if releaseStartupPages { startupPagesPending = false }
       }
     }
+  }
+
+  /// Gives back the read-only file pages start-up touched, once the process is ready.
+  static func releaseStartupPages(_ heap: any TrimmableHeap, logger: Logger) {
+    let before = heap.residentBytes()
+    let outcome = StartupPageRelease.releaseCurrentProcess()
+    logger.debug(
+      "Gave the code pages touched during start-up back to the system",
+      metadata: [
+        "mappings": "\(outcome.mappings)", "released": "\(outcome.releasedKiB >> 10) MiB",
+        "resident-before": "\(before >> 20) MiB", "resident-after": "\(heap.residentBytes() >> 20) MiB",
+      ])
   }
 
   /// One check: reads the heap and gives its free memory back if the policy says so. Returns whether it did.
