@@ -17,8 +17,9 @@ import X509
 /// - `OperatorBenchmark setup DIR`: a CA, the operator's identity and one sidecar identity (namespace `bench`).
 /// - `OperatorBenchmark server KUBECONFIG DIR PORT`: the operator's API (caches, fan-out, gRPC over mTLS).
 /// - `OperatorBenchmark clients KUBECONFIG DIR PORT SIDECARS CHANGES SERVER_PID`: that many sidecars (on the client
-///   ``SidecarClient/fromEnvironment()`` names), each on its own connection with a ComponentUpdate stream; then CHANGES edits of Component `bench/bench` through the API server,
-///   each timed until the last stream has it; and the server's resident memory with the streams connected.
+///   ``SidecarClient/fromEnvironment()`` names), each on its own connection with a ComponentUpdate stream; then
+///   CHANGES edits of Component `bench/bench` through the API server, each timed until the last stream has it; and
+///   the server's resident memory with the streams connected.
 /// - `OperatorBenchmark idle KUBECONFIG DIR PORT SIDECARS SERVER_PID`: that many sidecars holding all seven update
 ///   streams on one connection each, as daprd does; once an edit of each of the five real kinds has reached every
 ///   stream of its kind, the server's resident memory.

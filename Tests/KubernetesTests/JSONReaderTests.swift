@@ -23,7 +23,10 @@ import Testing
     (#""mixed é and \n escape""#, "mixed é and \n escape"),
     (#"{"k":1,"k":2}"#, ["k": 2]),
     (#"{"a":{"x":1,"x":{"y":[{"z":2},{}]}},"b":3,"c":{},"a":{"w":4}}"#, ["a": ["w": 4], "b": 3, "c": [:]]),
-    (#"{"outer":{"inner":{"k":1},"after":2},"next":{"k":3}}"#, ["outer": ["inner": ["k": 1], "after": 2], "next": ["k": 3]]),
+    (
+      #"{"outer":{"inner":{"k":1},"after":2},"next":{"k":3}}"#,
+      ["outer": ["inner": ["k": 1], "after": 2], "next": ["k": 3]]
+    ),
     (#"{}"#, [:]),
     (#"[]"#, []),
     (#"[[[]]]"#, [[[]]]),
