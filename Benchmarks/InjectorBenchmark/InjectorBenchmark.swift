@@ -14,6 +14,7 @@ import X509
 ///   managedFields, 3-4 KB) for wrk to post.
 /// - `InjectorBenchmark response REVIEW FILE`: the webhook's answer to that review, for nginx to serve statically.
 /// - `InjectorBenchmark time REVIEW`: what parsing and answering that review cost on one core, without the network.
+/// - `InjectorBenchmark profile REVIEW SECONDS`: answers that review in a loop for SECONDS, for `perf record`.
 /// - `InjectorBenchmark serve-static PORT CERT KEY ANSWER`: Hummingbird with the webhook's TLS set-up answering every
 ///   POST to `/mutate` with the file ANSWER: the floor the framework sets, without reading the review.
 /// - `InjectorBenchmark serve PORT CERT KEY`: the real webhook (the same `InjectorWebhook` the injector runs) on
@@ -32,6 +33,8 @@ struct InjectorBenchmark {
         to: URL(fileURLWithPath: arguments[2]))
     case "time" where arguments.count == 2:
       try time(review: Data(contentsOf: URL(fileURLWithPath: arguments[1])))
+    case "profile" where arguments.count == 3:
+      try profile(review: Data(contentsOf: URL(fileURLWithPath: arguments[1])), seconds: Int(arguments[2]) ?? 10)
     case "serve-static" where arguments.count == 5:
       try await serveStatic(
         port: Int(arguments[1]) ?? 0, certificate: arguments[2], key: arguments[3], answer: arguments[4])
@@ -39,7 +42,8 @@ struct InjectorBenchmark {
       try await serve(port: Int(arguments[1]) ?? 0, certificate: arguments[2], key: arguments[3])
     default:
       print(
-        "usage: InjectorBenchmark review FILE | response REVIEW FILE | time REVIEW | serve PORT CERT KEY"
+        "usage: InjectorBenchmark review FILE | response REVIEW FILE | time REVIEW | profile REVIEW SECONDS"
+          + " | serve PORT CERT KEY"
           + " | serve-static PORT CERT KEY ANSWER")
       exit(2)
     }
@@ -59,6 +63,18 @@ struct InjectorBenchmark {
     print("parse (JSONReader): \(try perReview { _ = try JSONCoding.parse(body) })")
     print("parse (Foundation's JSONSerialization, then JSONValue): \(try perReview { _ = try JSONCoding.parseWithFoundation(body) })")
     print("answer (parse, plan, encode): \(perReview { _ = handler.handle(body: body, contentType: "application/json") })")
+  }
+
+  /// Answers the review over and over for `seconds`, and nothing else: a steady target for `perf record`.
+  static func profile(review body: Data, seconds: Int) throws {
+    let handler = try handler()
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    var answers = 0
+    while ContinuousClock.now < deadline {
+      for _ in 0..<100 { _ = handler.handle(body: body, contentType: "application/json") }
+      answers += 100
+    }
+    print("\(answers) answers")
   }
 
   static func handler() throws -> AdmissionReviewHandler {
@@ -123,7 +139,7 @@ struct InjectorBenchmark {
         "time": "2026-11-22T10:00:00Z", "fieldsType": "FieldsV1",
         "fieldsV1": [
           "f:metadata": [
-            "f:annotations": .object(Dictionary(uniqueKeysWithValues: annotations.keys.map { ("f:\($0)", [:]) })),
+            "f:annotations": .object(JSONObject(annotations.keys.sorted().map { (key: "f:\($0)", value: [:]) })),
             "f:generateName": [:], "f:labels": ["f:app": [:], "f:pod-template-hash": [:]],
             "f:ownerReferences": ["k:{\"uid\":\"8f2b6c1e-3d4a-4b5c-9e8f-1a2b3c4d5e6f\"}": [:]],
           ],

@@ -9,8 +9,8 @@ func makePod(
   spec: JSONObject? = nil
 ) -> JSONValue {
   var metadata: JSONObject = ["name": .string(name), "namespace": "shop"]
-  metadata["annotations"] = .object(annotations.mapValues { .string($0) })
-  if let labels { metadata["labels"] = .object(labels.mapValues { .string($0) }) }
+  metadata["annotations"] = annotations.jsonValue
+  if let labels { metadata["labels"] = labels.jsonValue }
   let defaultSpec: JSONObject = [
     "containers": [["name": "app", "image": "shop/app:1", "env": [["name": "CIAO", "value": "1"]]]]
   ]

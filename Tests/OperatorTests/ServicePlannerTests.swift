@@ -12,7 +12,7 @@ func workload(annotations: [String: String], kind: String = "Deployment") -> JSO
     "spec": [
       "selector": ["matchLabels": ["app": "checkout"]],
       "template": [
-        "metadata": ["labels": ["app": "checkout"], "annotations": .object(annotations.mapValues { .string($0) })],
+        "metadata": ["labels": ["app": "checkout"], "annotations": annotations.jsonValue],
         "spec": ["containers": [["name": "app", "image": "a"]]],
       ],
     ],

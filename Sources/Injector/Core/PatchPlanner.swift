@@ -1,5 +1,5 @@
-import Foundation
 import ControlPlaneKit
+import Foundation
 import Kubernetes
 
 /// One RFC 6902 operation (the injector only adds).
@@ -78,11 +78,12 @@ public struct PatchPlanner: Sendable {
   public func plan(
     pod: JSONValue, namespace: String, components: [PluggableComponent] = []
   ) throws(InjectionError) -> InjectionPlan {
-    guard let object = pod.objectValue else { throw InjectionError("could not unmarshal raw object: not a JSON object") }
+    guard let object = pod.objectValue else {
+      throw InjectionError("could not unmarshal raw object: not a JSON object")
+    }
     let metadata = object["metadata"]?.objectValue ?? [:]
     let spec = object["spec"]?.objectValue ?? [:]
-    var annotations = SidecarAnnotations(
-      (metadata["annotations"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
+    var annotations = SidecarAnnotations(metadata["annotations"]?.objectValue ?? [:])
     guard DaprEnabled.isEnabled(annotations.string("enabled")) else {
       return .skip(reason: "dapr.io/enabled is not \"true\"")
     }

@@ -1,5 +1,6 @@
 import ControlPlaneKit
 import Foundation
+import Kubernetes
 
 /// How Dapr reads annotation values.
 public enum AnnotationValue {
@@ -19,8 +20,14 @@ public struct SidecarAnnotations: Sendable {
   public private(set) var warnings: [String] = []
 
   public init(_ annotations: [String: String]) {
+    self.init(annotations.lazy.map { (key: $0.key, value: JSONValue.string($0.value)) })
+  }
+
+  /// From a pod's `metadata.annotations`; members that are not strings are not annotations and are skipped.
+  public init(_ annotations: some Sequence<(key: String, value: JSONValue)>) {
     var values: [String: String] = [:]
     for (key, value) in annotations where key.hasPrefix(Self.prefix) {
+      guard case .string(let value) = value else { continue }
       values[String(key.utf8.dropFirst(Self.prefix.utf8.count))!] = value
     }
     self.values = values

@@ -110,5 +110,14 @@ extension Dictionary: JSONConvertible where Key == String, Value: JSONConvertibl
     guard let object = jsonValue.objectValue else { return nil }
     self = object.compactMapValues(Value.init(jsonValue:))
   }
-  public var jsonValue: JSONValue { .object(mapValues(\.jsonValue)) }
+  /// An object with the entries in the order of their keys.
+  public var jsonValue: JSONValue { .object(JSONObject(mapValues(\.jsonValue))) }
+}
+
+extension JSONObject: JSONConvertible {
+  public init?(jsonValue: JSONValue) {
+    guard let object = jsonValue.objectValue else { return nil }
+    self = object
+  }
+  public var jsonValue: JSONValue { .object(self) }
 }

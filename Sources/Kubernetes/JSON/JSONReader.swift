@@ -7,9 +7,10 @@
 /// objects to ``JSONValue``); this reader does both in one pass over the bytes.
 ///
 /// What it accepts is what `JSONSerialization` with `.fragmentsAllowed` accepts for UTF-8 input: any value at the top
-/// level, surrounded by whitespace, a leading byte order mark skipped; integers that fit `Int64` become ``JSONValue/int(_:)``,
-/// every other number ``JSONValue/double(_:)``; a repeated key keeps its last value. Everything else is an error
-/// that names the byte offset and what was wrong: invalid UTF-8, unescaped control characters, lone surrogates,
+/// level, surrounded by whitespace, a leading byte order mark skipped; integers that fit `Int64` become
+/// ``JSONValue/int(_:)``, every other number ``JSONValue/double(_:)``; objects keep their members in document order
+/// (``JSONObject``), a repeated key in the place of its first occurrence with its last value. Everything else is an
+/// error that names the byte offset and what was wrong: invalid UTF-8, unescaped control characters, lone surrogates,
 /// numbers out of `Double`'s range, trailing text, nesting deeper than ``maximumDepth``.
 public struct JSONReader {
   /// Deeper documents are refused rather than risk the stack (Foundation's limit too).
@@ -40,9 +41,6 @@ public struct JSONReader {
 
   private let bytes: UnsafeRawBufferPointer
   private var offset = 0
-  /// The members read so far of the objects being read, innermost last. An object's dictionary is made once its
-  /// members are known, at its final size: grown member by member, it rehashed every key at each doubling.
-  private var members: [(key: String, value: JSONValue)] = []
 
   private init(bytes: UnsafeRawBufferPointer) {
     self.bytes = bytes
@@ -93,7 +91,8 @@ public struct JSONReader {
       offset += 1
       return .object([:])
     }
-    let first = members.count
+    var members: [JSONObject.Element] = []
+    members.reserveCapacity(4)
     while true {
       guard next != nil else { throw error("the document ends inside an object") }
       guard next == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
@@ -110,10 +109,7 @@ public struct JSONReader {
         skipWhitespace()
       case UInt8(ascii: "}"):
         offset += 1
-        var object = JSONObject(minimumCapacity: members.count - first)
-        for member in members[first...] { object[member.key] = member.value }  // a repeated key: the last wins
-        members.removeSubrange(first...)
-        return .object(object)
+        return .object(JSONObject(members: members))  // a repeated key: the last value wins
       case nil: throw error("the document ends inside an object")
       default: throw error("expected ',' or '}' after an object member")
       }

@@ -50,9 +50,6 @@ public enum JSONValue: Hashable, Sendable {
   }
 }
 
-/// A JSON object.
-public typealias JSONObject = [String: JSONValue]
-
 extension JSONValue: Codable {
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
@@ -99,7 +96,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
   public init(booleanLiteral value: Bool) { self = .bool(value) }
   public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
   public init(dictionaryLiteral elements: (String, JSONValue)...) {
-    self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    self = .object(JSONObject(members: elements.map { (key: $0.0, value: $0.1) }))
   }
   public init(nilLiteral: ()) { self = .null }
   public init(floatLiteral value: Double) { self = .double(value) }
@@ -135,7 +132,7 @@ extension JSONValue {
         value.write(into: &bytes, sortedKeys: sortedKeys)
       }
       if sortedKeys {
-        for key in object.keys.sorted() { member(key, object[key]!) }
+        for (key, value) in object.sorted(by: { $0.key < $1.key }) { member(key, value) }
       } else {
         for (key, value) in object { member(key, value) }
       }

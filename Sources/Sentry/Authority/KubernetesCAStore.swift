@@ -72,7 +72,7 @@ public final class KubernetesCAStore: CAStore {
   }
 
   public func write(_ material: CAMaterial, over previous: StoredCA) async throws(CAStoreError) {
-    var patchData: [String: JSONValue] = [:]
+    var patchData: JSONObject = [:]
     patchData[key(.trustAnchors)] = .string(Data(material.trustAnchorsPEM.utf8).base64EncodedString())
     patchData[key(.issuerCertificate)] = .string(Data(material.issuerCertificatePEM.utf8).base64EncodedString())
     patchData[key(.issuerKey)] = .string(Data(material.issuerKeyPEM.utf8).base64EncodedString())
