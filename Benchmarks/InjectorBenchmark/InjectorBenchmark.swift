@@ -1,7 +1,7 @@
 import ControlPlaneKit
 import Foundation
 import Hummingbird
-import HummingbirdTLS
+import HummingbirdHTTP2
 import Injector
 import Kubernetes
 import Logging
@@ -15,8 +15,9 @@ import X509
 /// - `InjectorBenchmark response REVIEW FILE`: the webhook's answer to that review, for nginx to serve statically.
 /// - `InjectorBenchmark time REVIEW`: what parsing and answering that review cost on one core, without the network.
 /// - `InjectorBenchmark profile REVIEW SECONDS`: answers that review in a loop for SECONDS, for `perf record`.
-/// - `InjectorBenchmark serve-static PORT CERT KEY ANSWER`: Hummingbird with the webhook's TLS set-up answering every
-///   POST to `/mutate` with the file ANSWER: the floor the framework sets, without reading the review.
+/// - `InjectorBenchmark serve-static PORT CERT KEY ANSWER [h2]`: Hummingbird with the webhook's HTTPS set-up answering
+///   every POST to `/mutate` with the file ANSWER: the floor the framework sets, without reading the review; with `h2`,
+///   HTTP/2 offered by ALPN as well (what serving HTTP/2 to the API server would cost).
 /// - `InjectorBenchmark serve PORT CERT KEY`: the real webhook (the same `InjectorWebhook` the injector runs) on
 ///   HTTPS with the given certificate, until SIGTERM.
 @main
@@ -35,16 +36,17 @@ struct InjectorBenchmark {
       try time(review: Data(contentsOf: URL(fileURLWithPath: arguments[1])))
     case "profile" where arguments.count == 3:
       try profile(review: Data(contentsOf: URL(fileURLWithPath: arguments[1])), seconds: Int(arguments[2]) ?? 10)
-    case "serve-static" where arguments.count == 5:
+    case "serve-static" where arguments.count == 5 || (arguments.count == 6 && arguments[5] == "h2"):
       try await serveStatic(
-        port: Int(arguments[1]) ?? 0, certificate: arguments[2], key: arguments[3], answer: arguments[4])
+        port: Int(arguments[1]) ?? 0, certificate: arguments[2], key: arguments[3], answer: arguments[4],
+        http2: arguments.count == 6)
     case "serve" where arguments.count == 4:
       try await serve(port: Int(arguments[1]) ?? 0, certificate: arguments[2], key: arguments[3])
     default:
       print(
         "usage: InjectorBenchmark review FILE | response REVIEW FILE | time REVIEW | profile REVIEW SECONDS"
           + " | serve PORT CERT KEY"
-          + " | serve-static PORT CERT KEY ANSWER")
+          + " | serve-static PORT CERT KEY ANSWER [h2]")
       exit(2)
     }
   }
@@ -61,8 +63,11 @@ struct InjectorBenchmark {
       return String(format: "%.1f µs", micros)
     }
     print("parse (JSONReader): \(try perReview { _ = try JSONCoding.parse(body) })")
-    print("parse (Foundation's JSONSerialization, then JSONValue): \(try perReview { _ = try JSONCoding.parseWithFoundation(body) })")
-    print("answer (parse, plan, encode): \(perReview { _ = handler.handle(body: body, contentType: "application/json") })")
+    print(
+      "parse (Foundation's JSONSerialization, then JSONValue): \(try perReview { _ = try JSONCoding.parseWithFoundation(body) })"
+    )
+    print(
+      "answer (parse, plan, encode): \(perReview { _ = handler.handle(body: body, contentType: "application/json") })")
   }
 
   /// Answers the review over and over for `seconds`, and nothing else: a steady target for `perf record`.
@@ -89,7 +94,7 @@ struct InjectorBenchmark {
       privateKey: Certificate.PrivateKey(pemEncoded: String(contentsOfFile: key, encoding: .utf8)))
   }
 
-  static func serveStatic(port: Int, certificate: String, key: String, answer: String) async throws {
+  static func serveStatic(port: Int, certificate: String, key: String, answer: String, http2: Bool) async throws {
     let body = ByteBuffer(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: answer))))
     let router = Router()
     router.post("mutate") { request, _ -> Response in
@@ -98,12 +103,12 @@ struct InjectorBenchmark {
     }
     var logger = Logger(label: "static")
     logger.logLevel = .error
+    let identity = LatestValue(try identity(certificate: certificate, key: key))
     let app = Application(
       router: router,
-      server: try .tls(
-        .http1(),
-        configuration: HummingbirdTLSConfigurations.server(
-          identity: LatestValue(try identity(certificate: certificate, key: key)))),
+      server: http2
+        ? try .http2Upgrade(tlsConfiguration: HummingbirdTLSConfigurations.server(identity: identity).tlsConfiguration)
+        : try InjectorWebhook.httpServer(identity: identity),
       configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
     try await app.runService()
   }

@@ -6,6 +6,7 @@ import Injector
 import Kubernetes
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 import Testing
 import X509
@@ -33,10 +34,27 @@ import X509
 
   /// Runs the webhook with `allowed` extra service accounts and posts each body.
   static func withWebhook(
-    allowed: [String] = [], _ body: @Sendable (_ post: @Sendable (Data, String?) async throws -> (Int, String)) async throws -> Void
+    allowed: [String] = [], httpVersion: HTTPClient.Configuration.HTTPVersion = .automatic,
+    _ body: @Sendable (_ post: @escaping @Sendable (Data, String?) async throws -> (Int, String)) async throws -> Void
+  ) async throws {
+    try await withWebhook(allowed: allowed, httpVersion: httpVersion) { post in
+      try await body { data, contentType in
+        let (status, _, text) = try await post(data, contentType)
+        return (status, text)
+      }
+    }
+  }
+
+  /// The same, each answer with the HTTP version it came in.
+  static func withWebhook(
+    allowed: [String] = [], httpVersion: HTTPClient.Configuration.HTTPVersion,
+    _ body:
+      @Sendable (_ post: @escaping @Sendable (Data, String?) async throws -> (Int, HTTPVersion, String))
+      async throws -> Void
   ) async throws {
     let ca = try TestCertificateAuthority()
-    let identity = try ca.issue(spiffeID: nil, dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]], keyType: .rsa2048)
+    let identity = try ca.issue(
+      spiffeID: nil, dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]], keyType: .rsa2048)
     let handler = AdmissionReviewHandler(
       planner: PatchPlanner(settings: InjectorSettings(), trustAnchors: "anchors"),
       allowList: try ServiceAccountAllowList(extra: allowed))
@@ -47,8 +65,12 @@ import X509
       readiness: ReadinessTargets([InjectorWebhook.readinessTarget]), logger: Logger(label: "dapr.injector.test"),
       onListening: { listening.fire($0) })
     var tls = TLSConfiguration.makeClientConfiguration()
-    tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(try ca.certificate.serializeAsPEM().pemString.utf8), format: .pem)])
-    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+    tls.trustRoots = .certificates([
+      try NIOSSLCertificate(bytes: Array(try ca.certificate.serializeAsPEM().pemString.utf8), format: .pem)
+    ])
+    var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+    configuration.httpVersion = httpVersion
+    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     do {
       try await withRunningServices([webhook]) {
         let port = try await listening.value()
@@ -58,7 +80,8 @@ import X509
           if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
           request.body = .bytes(ByteBuffer(data: data))
           let response = try await client.execute(request, timeout: .seconds(10))
-          return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 22)))
+          let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
+          return (Int(response.status.code), response.version, text)
         }
       }
     } catch {
@@ -87,6 +110,21 @@ import X509
       let patch = try #require(Data(base64Encoded: answer["response"]?["patch"]?.stringValue ?? ""))
       let operations = try JSONCoding.parse(patch).arrayValue ?? []
       #expect(operations.contains { $0["path"]?.stringValue == "/spec/containers/-" })
+    }
+  }
+
+  @Test(
+    "A client that prefers HTTP/2, as the API server's does, is answered over HTTP/1.1, review after review",
+    arguments: [HTTPClient.Configuration.HTTPVersion.automatic, .http1Only])
+  func answersOverHTTP1(client: HTTPClient.Configuration.HTTPVersion) async throws {
+    try await Self.withWebhook(httpVersion: client) { post in
+      for _ in 0..<3 {  // several reviews on the same connection
+        let (status, version, body) = try await post(Self.review(), "application/json")
+        #expect(status == 200 && version == .http1_1)
+        #expect(try Self.response(body)["response"]?["patchType"]?.stringValue == "JSONPatch")
+      }
+      let (status, version, body) = try await post(Data(), "application/json")
+      #expect(status == 400 && version == .http1_1 && body.contains("empty body"))
     }
   }
 

@@ -146,7 +146,9 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
       ),
     ])
   func badAppIDs(pod: JSONValue, message: String) {
-    #expect(throws: InjectionError.self) { try PatchPlanner(settings: .init(), trustAnchors: "").plan(pod: pod, namespace: "shop") }
+    #expect(throws: InjectionError.self) {
+      try PatchPlanner(settings: .init(), trustAnchors: "").plan(pod: pod, namespace: "shop")
+    }
     do {
       _ = try PatchPlanner(settings: .init(), trustAnchors: "").plan(pod: pod, namespace: "shop")
     } catch {
@@ -241,7 +243,8 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
 
   @Test(
     "The native-sidecar annotation overrides the global setting both ways",
-    arguments: [(nil, true, true), ("false", true, false), ("true", false, true), (nil, false, false)] as [(String?, Bool, Bool)])
+    arguments: [(nil, true, true), ("false", true, false), ("true", false, true), (nil, false, false)]
+      as [(String?, Bool, Bool)])
   func nativeSidecars(annotation: String?, global: Bool, native: Bool) throws {
     var settings = InjectorSettings()
     settings.nativeSidecars = global
@@ -261,7 +264,8 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
       environment: [
         "ACTORS_ENABLED": "false", "SIDECAR_DROP_ALL_CAPABILITIES": "true", "SIDECAR_IMAGE": "daprio/daprd:1.18.0",
         "SIDECAR_IMAGE_PULL_POLICY": "Sometimes", "NAMESPACE": "ops", "KUBE_CLUSTER_DOMAIN": "corp.local",
-        "IGNORE_ENTRYPOINT_TOLERATIONS": #"[{"key":"virtual-kubelet.io/provider","operator":"Exists","effect":"NoSchedule"}]"#,
+        "IGNORE_ENTRYPOINT_TOLERATIONS":
+          #"[{"key":"virtual-kubelet.io/provider","operator":"Exists","effect":"NoSchedule"}]"#,
       ], warnings: &warnings)
     #expect(warnings.isEmpty)
     let pod = makePod(
@@ -323,15 +327,18 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
 
   @Test func volumeMountAnnotationsMountOnlyVolumesThePodHas() throws {
     let pod = makePod(
-      annotations: enabled.merging(["dapr.io/volume-mounts": "certs:/certs,missing:/x", "dapr.io/volume-mounts-rw": "data:/data"]) { $1 },
+      annotations: enabled.merging([
+        "dapr.io/volume-mounts": "certs:/certs,missing:/x", "dapr.io/volume-mounts-rw": "data:/data",
+      ]) { $1 },
       spec: [
         "containers": [["name": "app", "image": "a"]],
         "volumes": [["name": "certs", "secret": ["secretName": "c"]], ["name": "data", "emptyDir": [:]]],
       ])
     let mounts = try sidecar(try planned(pod).operations)["volumeMounts"]?.arrayValue ?? []
-    #expect(mounts.map { "\($0["name"]!.stringValue!):\($0["mountPath"]!.stringValue!):\($0["readOnly"]!.boolValue!)" } == [
-      "dapr-identity-token:/var/run/secrets/dapr.io/sentrytoken:true", "certs:/certs:true", "data:/data:false",
-    ])
+    #expect(
+      mounts.map { "\($0["name"]!.stringValue!):\($0["mountPath"]!.stringValue!):\($0["readOnly"]!.boolValue!)" } == [
+        "dapr-identity-token:/var/run/secrets/dapr.io/sentrytoken:true", "certs:/certs:true", "data:/data:false",
+      ])
   }
 }
 
@@ -360,5 +367,34 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
     }
     #expect(expected.contains(appID))
     #expect(parsed["response"]?["status"]?["message"]?.stringValue == expected)
+  }
+
+  /// Content-Lengths of a fraction of the review's real length: above 1, the body was cut off (a client that gave up).
+  @Test(
+    "A body shorter or longer than its Content-Length is a 400 naming both lengths, not a failed injection",
+    arguments: [0.99, 1.0, 1.01, 2.0])
+  func aBodyCutShortOfItsContentLengthIsNotJudged(fraction: Double) throws {
+    let handler = AdmissionReviewHandler(
+      planner: PatchPlanner(settings: InjectorSettings(), trustAnchors: ""), allowList: try ServiceAccountAllowList())
+    let review = try JSONCoding.encode(
+      [
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": [
+          "uid": "u", "namespace": "shop", "kind": ["group": "", "version": "v1", "kind": "Pod"],
+          "userInfo": ["username": "system:serviceaccount:kube-system:replicaset-controller"],
+          "object": makePod(annotations: ["dapr.io/enabled": "true", "dapr.io/app-id": "checkout"]),
+        ],
+      ] as JSONValue)
+    let declared = Int(Double(review.count) * fraction)
+    let answer = handler.handle(body: review, contentType: "application/json", declaredLength: declared)
+    if declared == review.count {
+      #expect(answer.status == 200)
+      #expect(answer.outcome == .injected(appID: "checkout", warnings: []))
+    } else {
+      #expect(answer.status == 400 && answer.outcome == .badRequest)
+      #expect(
+        String(decoding: answer.body, as: UTF8.self)
+          == "the request body has \(review.count) bytes where its Content-Length declares \(declared)\n")
+    }
   }
 }

@@ -39,8 +39,16 @@ public struct AdmissionReviewHandler: Sendable {
     public let outcome: Outcome
   }
 
-  public func handle(body: Data, contentType: String?) -> Answer {
+  /// - Parameter declaredLength: the request's `Content-Length`, when it had one. A body that ended short of it was
+  ///   cut off by a client that gave up (a reset stream, a closed connection): it is not a review to judge, and
+  ///   answering it as malformed JSON would count the client's exit as a failed injection.
+  public func handle(body: Data, contentType: String?, declaredLength: Int? = nil) -> Answer {
     guard !body.isEmpty else { return Self.plain(400, "empty body", .badRequest) }
+    if let declaredLength, body.count != declaredLength {
+      return Self.plain(
+        400, "the request body has \(body.count) bytes where its Content-Length declares \(declaredLength)",
+        .badRequest)
+    }
     guard contentType == "application/json" else {
       return Self.plain(415, "invalid Content-Type, expected `application/json`", .badRequest)
     }
@@ -49,7 +57,9 @@ public struct AdmissionReviewHandler: Sendable {
       review = try JSONCoding.parse(body)
       guard review.objectValue != nil else { throw InjectionError("the AdmissionReview is not a JSON object") }
     } catch {
-      return answer(review: nil, allowed: false, message: "could not decode the AdmissionReview: \(error)", outcome: .refused(appID: "", reason: "\(error)"))
+      return answer(
+        review: nil, allowed: false, message: "could not decode the AdmissionReview: \(error)",
+        outcome: .refused(appID: "", reason: "\(error)"))
     }
     let request = review["request"] ?? .null
     guard request["kind"]?["kind"]?.stringValue == "Pod" else {
@@ -70,7 +80,8 @@ public struct AdmissionReviewHandler: Sendable {
     }
     let namespace = request["namespace"]?.stringValue ?? ""
     do throws(InjectionError) {
-      let wantsComponents = pod["metadata"]?["annotations"]?["dapr.io/inject-pluggable-components"]?.stringValue
+      let wantsComponents =
+        pod["metadata"]?["annotations"]?["dapr.io/inject-pluggable-components"]?.stringValue
         .map(ProcessFacts.isTruthy) ?? false
       let podNamespace = (pod["metadata"]?["namespace"]?.stringValue).flatMap { $0.isEmpty ? nil : $0 } ?? namespace
       var components: [PluggableComponent] = []
@@ -93,7 +104,8 @@ public struct AdmissionReviewHandler: Sendable {
       }
     } catch {
       let appID = pod["metadata"]?["annotations"]?["dapr.io/app-id"]?.stringValue ?? ""
-      return answer(review: review, allowed: false, message: error.message, outcome: .refused(appID: appID, reason: error.message))
+      return answer(
+        review: review, allowed: false, message: error.message, outcome: .refused(appID: appID, reason: error.message))
     }
   }
 
@@ -129,6 +141,7 @@ public struct AdmissionReviewHandler: Sendable {
   }
 
   static func plain(_ status: Int, _ message: String, _ outcome: Outcome) -> Answer {
-    Answer(status: status, contentType: "text/plain; charset=utf-8", body: Data((message + "\n").utf8), outcome: outcome)
+    Answer(
+      status: status, contentType: "text/plain; charset=utf-8", body: Data((message + "\n").utf8), outcome: outcome)
   }
 }

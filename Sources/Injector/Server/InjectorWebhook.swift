@@ -1,6 +1,7 @@
 import ControlPlaneKit
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Kubernetes
 import Logging
@@ -71,6 +72,13 @@ public struct InjectorWebhook: Service {
     self.onListening = onListening
   }
 
+  /// HTTPS with HTTP/1.1 only. Dapr's Go server also offers HTTP/2, which the API server's webhook client would pick;
+  /// measured here, Hummingbird's HTTP/2 costs 1.7 to 3.2 times the CPU per request of its HTTP/1.1 (BENCHMARKS.md),
+  /// so the API server is offered HTTP/1.1 alone and keeps a pool of connections instead.
+  public static func httpServer(identity: LatestValue<TLSIdentity>) throws -> HTTPServerBuilder {
+    try .tls(.http1(), configuration: HummingbirdTLSConfigurations.server(identity: identity))
+  }
+
   public func run() async throws {
     let router = Router()
     let (handler, metrics, logger) = (self.handler, self.metrics, self.logger)
@@ -79,7 +87,8 @@ public struct InjectorWebhook: Service {
       metrics.requests.increment()
       let body = try await request.body.collect(upTo: 16 << 20)
       let answer = handler.current.handle(
-        body: Data(buffer: body), contentType: request.headers[.contentType])
+        body: Data(buffer: body), contentType: request.headers[.contentType],
+        declaredLength: request.headers[.contentLength].flatMap { Int($0) })
       switch answer.outcome {
       case .injected(let appID, let warnings):
         metrics.succeeded(appID: appID)
@@ -105,7 +114,7 @@ public struct InjectorWebhook: Service {
     let onListening = self.onListening
     let app = Application(
       router: router,
-      server: try .tls(.http1(), configuration: HummingbirdTLSConfigurations.server(identity: identity)),
+      server: try Self.httpServer(identity: identity),
       configuration: .init(address: .hostname(host, port: port), serverName: nil),
       onServerRunning: { channel in
         readiness.markReady(Self.readinessTarget)
