@@ -23,6 +23,9 @@ public struct AdmissionReviewHandler: Sendable {
   public enum Outcome: Hashable, Sendable {
     /// The request itself was unusable (no review was answered).
     case badRequest
+    /// The body ended short of its `Content-Length`: the client gave up mid-request and reads no answer. Not a
+    /// failed injection.
+    case abandoned(received: Int, declared: Int)
     /// Answered without a patch: not a pod, not enabled, already injected.
     case notInjected(reason: String)
     /// A pod from a user outside the allow-list: admitted without a sidecar.
@@ -47,7 +50,7 @@ public struct AdmissionReviewHandler: Sendable {
     if let declaredLength, body.count != declaredLength {
       return Self.plain(
         400, "the request body has \(body.count) bytes where its Content-Length declares \(declaredLength)",
-        .badRequest)
+        body.count < declaredLength ? .abandoned(received: body.count, declared: declaredLength) : .badRequest)
     }
     guard contentType == "application/json" else {
       return Self.plain(415, "invalid Content-Type, expected `application/json`", .badRequest)

@@ -104,6 +104,8 @@ public struct InjectorWebhook: Service {
         if reason == "not a Pod" { metrics.failed(appID: "", reason: "pod_patch") }
       case .badRequest:
         metrics.failed(appID: "", reason: "response")
+      case .abandoned(let received, let declared):
+        logger.debug("a client gave up after sending \(received) of \(declared) bytes of an admission review")
       }
       metrics.reviewDuration.record(ContinuousClock.now - started)
       return Response(

@@ -143,7 +143,9 @@ public struct JSONObject: Sendable {
     guard let position = position(of: key) else { return nil }
     let removed = members.remove(at: position).value
     if members.count > Self.indexedCount {
-      rebuildIndex()
+      // The members after it moved up one place; no key is hashed again.
+      index!.removeValue(forKey: key)
+      index = index!.mapValues { $0 > position ? $0 - 1 : $0 }
     } else {
       index = nil
     }
