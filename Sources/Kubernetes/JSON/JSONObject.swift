@@ -1,11 +1,11 @@
 /// A JSON object: its members, in the order they were read or added.
 ///
-/// Kubernetes objects are small (a pod's busiest object has a few dozen members), so the members live in one array
-/// and a key is found by comparing strings, which for the short ASCII names of Kubernetes fields is a word or two
-/// compared. A dictionary hashes every key on the way in and on every lookup: for an admission review that was the
-/// largest single cost of reading it and of planning its patch. Objects past ``indexedCount`` members (a large
-/// ConfigMap's `data`, a list of labels) also keep an index from key to position, so no lookup is ever slower than
-/// a dictionary's by more than a constant.
+/// Kubernetes objects are small (a pod's busiest object has a few dozen members), so the members live in one array and
+/// a key is found by comparing strings, which for the short ASCII names of Kubernetes fields is a word or two compared.
+/// A dictionary hashes every key on the way in and on every lookup: for an admission review that was the largest single
+/// cost of reading it and of planning its patch. Objects past ``indexedCount`` members (a large ConfigMap's `data`, a
+/// pod with many annotations) also keep an index from key to position, so no lookup is ever slower than a dictionary's
+/// by more than a constant.
 ///
 /// It reads like a `[String: JSONValue]`: `object["key"]` gets and sets (setting `nil` removes), `for (key, value)
 /// in object` visits the members in order, and two objects are equal when they have the same members in any order.
