@@ -34,8 +34,7 @@ public struct JSONObject: Sendable {
   /// The members in order; a repeated key keeps its first position and its last value (as JavaScript's
   /// `JSON.parse` does).
   public init(_ elements: some Sequence<Element>) {
-    self.init()
-    for element in elements { self[element.key] = element.value }
+    self.init(members: Array(elements))
   }
 
   /// Members whose keys the caller knows to be distinct.
