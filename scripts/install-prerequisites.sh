@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine, and nothing twice:
 #   - apt packages, by name: protoc (code generation), promtool (metrics page checks), curl
-#   - a git-ignored Python venv (.venv-tools) for the independent clients the tests use (grpcio, kubernetes).
+#   - a git-ignored Python venv (.venv-tools) for the independent tools the tests use: gRPC and Kubernetes clients
+#     (grpcio, kubernetes), real Helm (helm-python-sdk), manifest schemas (kubernetes-validate), JWT checks (PyJWT).
 # The Kubernetes control plane the tests run against is built by scripts/kubernetes/build.sh (cached).
 # Safe to run again; it only installs what is missing.
 set -euo pipefail
@@ -11,7 +12,7 @@ source scripts/lib/apt.sh
 apt_install_missing protobuf-compiler prometheus curl openssl
 
 venv=.venv-tools
-python_packages=(grpcio grpcio-tools kubernetes)
+python_packages=(grpcio grpcio-tools kubernetes helm-python-sdk kubernetes-validate PyJWT cryptography)
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi

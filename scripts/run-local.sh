@@ -61,7 +61,12 @@ apiVersion: dapr.io/v1alpha1
 kind: Configuration
 metadata: {name: daprsystem, namespace: dapr-system}
 spec:
-  mtls: {enabled: true, workloadCertTTL: 24h, allowedClockSkew: 15m, controlPlaneTrustDomain: cluster.local}
+  mtls:
+    enabled: true
+    workloadCertTTL: 24h
+    allowedClockSkew: 15m
+    controlPlaneTrustDomain: cluster.local
+    sentryAddress: dapr-sentry.dapr-system.svc.cluster.local:443
 YAML
 
 printf '%-10s %-28s %-28s %s\n' service healthz metrics log

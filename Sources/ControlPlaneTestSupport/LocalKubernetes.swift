@@ -90,25 +90,55 @@ public actor LocalKubernetes {
         kubeconfigPath: kubeconfig, server: configuration.server, etcdURL: environment["DAPR_TEST_ETCD"],
         directory: nil)
     }
+    let (cluster, process) = try await Self.start(arguments: [])
+    self.process = process
+    return cluster
+  }
+
+  /// A control plane of its own for one test (for example with `--audit`, or where cluster-scoped objects must
+  /// not meet other suites'), stopped by `stop()` or when the test process exits.
+  public final class Dedicated: Sendable {
+    public let cluster: Cluster
+    private let pid: Int32
+
+    init(cluster: Cluster, pid: Int32) {
+      self.cluster = cluster
+      self.pid = pid
+    }
+
+    /// The audit log, when started with `audit: true`.
+    public var auditLogPath: String? { cluster.directory.map { $0 + "/logs/audit.log" } }
+
+    /// Stops the control plane (its script stops etcd, the API server and the controller manager).
+    public func stop() { kill(pid, SIGTERM) }
+  }
+
+  /// Starts a control plane for one test; with `audit` the API server logs every service account's request.
+  public static func dedicated(audit: Bool = false) async throws -> Dedicated {
+    let (cluster, process) = try await start(arguments: audit ? ["--audit"] : [])
+    return Dedicated(cluster: cluster, pid: process.processIdentifier)
+  }
+
+  /// Runs `scripts/kubernetes/start.sh` with `arguments` and waits for its READY line.
+  static func start(arguments: [String]) async throws -> (Cluster, Process) {
     let root = Self.repositoryRoot
     let runs = root.appendingPathComponent(".cache/test-clusters")
     try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
     Self.pruneOldRuns(in: runs, keeping: 3)
     let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-    let directory = runs.appendingPathComponent("\(stamp)-\(ProcessInfo.processInfo.processIdentifier)")
+    let directory = runs.appendingPathComponent(
+      "\(stamp)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt16.random(in: 0...UInt16.max))")
     let log = directory.path + ".start.log"
     _ = FileManager.default.createFile(atPath: log, contents: nil)
 
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = [
-      root.appendingPathComponent("scripts/kubernetes/start.sh").path, "--dir", directory.path, "--keep",
-    ]
+    process.arguments =
+      [root.appendingPathComponent("scripts/kubernetes/start.sh").path, "--dir", directory.path, "--keep"] + arguments
     let output = Pipe()
     process.standardOutput = output
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
     try process.run()
-    self.process = process
 
     // The script prints one line, `READY kubeconfig=... server=... etcd=... dir=...`, when the control plane is up.
     let line = try await Task.detached { () throws -> String in
@@ -135,12 +165,16 @@ public actor LocalKubernetes {
     }
     let child = process.processIdentifier
     atexit_b { kill(child, SIGTERM) }
-    return Cluster(kubeconfigPath: kubeconfig, server: server, etcdURL: fields["etcd"], directory: fields["dir"])
+    let cluster = Cluster(kubeconfigPath: kubeconfig, server: server, etcdURL: fields["etcd"], directory: fields["dir"])
+    return (cluster, process)
   }
 
+  /// Removes the folders of earlier test runs but the last `count`; never one of this process's own.
   private static func pruneOldRuns(in folder: URL, keeping count: Int) {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+    let own = "-\(ProcessInfo.processInfo.processIdentifier)"
     let runs = Set(entries.map { $0.replacingOccurrences(of: ".start.log", with: "") }).sorted()
+      .filter { !$0.contains(own + "-") && !$0.hasSuffix(own) }
     for run in runs.dropLast(count) {
       try? FileManager.default.removeItem(at: folder.appendingPathComponent(run))
       try? FileManager.default.removeItem(at: folder.appendingPathComponent(run + ".start.log"))

@@ -25,6 +25,11 @@ public struct InjectCommand: AsyncParsableCommand {
   @Option(name: .customLong("namespace"), help: "The control plane's namespace.")
   var namespace = "dapr-system"
 
+  @Option(
+    name: .customLong("scheduler-host-address"),
+    help: "The scheduler sidecars should use, if one runs (none by default: this control plane ships no scheduler).")
+  var schedulerHostAddress: String?
+
   public init() {}
 
   public func run() async throws {
@@ -37,8 +42,13 @@ public struct InjectCommand: AsyncParsableCommand {
       }
       text = String(decoding: data, as: UTF8.self)
     }
-    var settings = InjectorSettings()
+    // The webhook's environment variables apply here too (SIDECAR_IMAGE, SIDECAR_DROP_ALL_CAPABILITIES, ...).
+    var warnings: [String] = []
+    var settings = InjectorSettings(environment: ProcessInfo.processInfo.environment, warnings: &warnings)
+    for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
     settings.controlPlaneNamespace = namespace
+    settings.schedulerEnabled = schedulerHostAddress != nil
+    settings.customSchedulerAddress = schedulerHostAddress
     let injection = ManualInjection(planner: PatchPlanner(settings: settings, trustAnchors: try await trustAnchors()))
     var output: [String] = []
     for document in try YAMLDocuments.parse(text) {

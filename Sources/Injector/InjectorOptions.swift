@@ -10,8 +10,10 @@ public struct InjectorOptions: ParsableArguments, Sendable {
   @Option(name: .customLong("listen-address"), help: "The address the webhook listens on (empty: all).")
   public var listenAddress = ""
 
-  @Flag(name: .customLong("scheduler-enabled"), inversion: .prefixedNo, help: "Point sidecars at the scheduler.")
-  public var schedulerEnabled = true
+  @Flag(
+    name: .customLong("scheduler-enabled"), inversion: .prefixedNo,
+    help: "Point sidecars at dapr-scheduler-server-a (off: this control plane ships no scheduler).")
+  public var schedulerEnabled = false
 
   @Option(name: .customLong("kubeconfig"), help: "A kubeconfig file (out of cluster).")
   public var kubeconfig: String?

@@ -42,8 +42,10 @@ public enum InjectorServer {
     settings.schedulerEnabled = options.schedulerEnabled
     for warning in warnings { logger.warning("\(warning)") }
     let allowList = try ServiceAccountAllowList(
-      extra: [processEnvironment["ALLOWED_SERVICE_ACCOUNTS"], processEnvironment["ALLOWED_SERVICE_ACCOUNTS_PREFIX_NAMES"]]
-        .compactMap { $0 })
+      extra: [
+        processEnvironment["ALLOWED_SERVICE_ACCOUNTS"], processEnvironment["ALLOWED_SERVICE_ACCOUNTS_PREFIX_NAMES"],
+      ]
+      .compactMap { $0 })
 
     guard
       let client = try KubernetesClient.ifConfigured(
@@ -66,7 +68,8 @@ public enum InjectorServer {
 
     // Components with a container annotation, for `dapr.io/inject-pluggable-components`; Dapr lists the
     // namespace's Components on every such review instead.
-    let components = componentsInformer(client: client, namespace: nil, logger: environment.logger(subscope: "components"))
+    let components = componentsInformer(
+      client: client, namespace: nil, logger: environment.logger(subscope: "components"))
 
     let frozenSettings = settings
     let allowedUIDs = LatestValue<Set<String>>([])
@@ -85,10 +88,7 @@ public enum InjectorServer {
     let (sentryHost, sentryPort) = try hostAndPort(
       processEnvironment["DAPR_SENTRY_ADDRESS"] ?? "dapr-sentry.\(namespace).svc.\(settings.clusterDomain):443",
       name: "DAPR_SENTRY_ADDRESS")
-    let tokenFile =
-      processEnvironment["DAPR_SENTRY_TOKEN_FILE"]
-      ?? (FileManager.default.fileExists(atPath: "/var/run/secrets/dapr.io/sentrytoken/token")
-        ? "/var/run/secrets/dapr.io/sentrytoken/token" : "/var/run/secrets/kubernetes.io/serviceaccount/token")
+    let tokenFile = SentryToken.file(environment: processEnvironment)
     let svid = SVIDClient(
       request: .init(
         appID: "dapr-injector", namespace: namespace, trustDomain: settings.controlPlaneTrustDomain,
@@ -117,7 +117,9 @@ public enum InjectorServer {
 
 extension InjectorServer {
   /// The Components of `namespace` (nil: all), keeping only what pluggable-component injection needs.
-  static func componentsInformer(client: KubernetesClient, namespace: String?, logger: Logger) -> Informer<DaprComponent> {
+  static func componentsInformer(
+    client: KubernetesClient, namespace: String?, logger: Logger
+  ) -> Informer<DaprComponent> {
     var configuration = InformerConfiguration<DaprComponent>()
     configuration.transform = pluggableComponentFacts
     return Informer(client: client, namespace: namespace, configuration: configuration, logger: logger)
@@ -222,12 +224,14 @@ struct CABundlePatcher: Service {
             _ = try await client.patch(
               MutatingWebhookConfiguration.self, name: InjectorServer.webhookConfigurationName,
               .json([JSONPatchOperation(op: "add", path: "/webhooks/0/clientConfig/caBundle", value: .string(value))]))
-            logger.info("Patched the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName)")
+            logger.info(
+              "Patched the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName)")
             readiness.markReady(InjectorServer.webhookConfigurationTarget)
             break
           } catch {
             logger.error(
-              "Cannot patch the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName): \(error); retrying in \(delay)")
+              "Cannot patch the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName): \(error); retrying in \(delay)"
+            )
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(30))
           }

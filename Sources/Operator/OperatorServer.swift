@@ -40,8 +40,10 @@ public enum OperatorServer {
         unserved: "the operator API")
     else { return [] }
     let namespace = processEnvironment["NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessFacts.namespace()
-    let trustDomain = processEnvironment["DAPR_CONTROL_PLANE_TRUST_DOMAIN"].flatMap { $0.isEmpty ? nil : $0 }
-      ?? "cluster.local"
+    let controlPlane = try await loadControlPlaneSettings(
+      client: client, configurationName: options.config, namespace: namespace, environment: processEnvironment,
+      logger: logger)
+    let trustDomain = controlPlane.trustDomain
     let metrics = OperatorMetrics(registry: environment.metrics)
     let cache = ResourceCache(
       client: client, metrics: metrics, readiness: environment.readiness,
@@ -50,12 +52,11 @@ public enum OperatorServer {
 
     let anchors = try TrustBundleWatcher(
       path: options.trustAnchorsFile, logger: environment.logger(subscope: "security"))
-    let sentryAddress = processEnvironment["DAPR_SENTRY_ADDRESS"] ?? "dapr-sentry.\(namespace).svc:443"
-    let (sentryHost, sentryPort) = try hostAndPort(sentryAddress, name: "DAPR_SENTRY_ADDRESS")
+    let (sentryHost, sentryPort) = try hostAndPort(controlPlane.sentryAddress, name: "the sentry address")
     let svid = SVIDClient(
       request: .init(
         appID: "dapr-operator", namespace: namespace, trustDomain: trustDomain,
-        tokenFile: processEnvironment["DAPR_SENTRY_TOKEN_FILE"] ?? "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+        tokenFile: SentryToken.file(environment: processEnvironment)),
       sentryHost: sentryHost, sentryPort: sentryPort,
       sentryID: try SPIFFEID(trustDomain: trustDomain, namespace: namespace, appID: "dapr-sentry"),
       trustAnchors: anchors.bundle, logger: environment.logger(subscope: "security"))
@@ -92,7 +93,8 @@ public enum OperatorServer {
     if processEnvironment["ENABLE_WEBHOOKS"]?.lowercased() != "false" {
       services += [
         SubscriptionCRDPatcher(
-          client: client, anchors: anchors.bundle, clientConfig: SubscriptionCRDPatcher.serviceConfig(namespace: namespace),
+          client: client, anchors: anchors.bundle,
+          clientConfig: SubscriptionCRDPatcher.serviceConfig(namespace: namespace),
           logger: environment.logger(subscope: "conversion")),
         ServingConversionWebhook(
           svid: svid,
@@ -104,12 +106,44 @@ public enum OperatorServer {
       OperatorGRPCServer(
         host: listenHost(options.listenAddress), port: options.port,
         security: .sentry(svid, anchors: anchors.bundle), service: OperatorService(cache: cache, hub: hub),
-        readiness: environment.readiness, logger: environment.logger(subscope: "api")),
+        readiness: environment.readiness, logger: environment.logger(subscope: "api"))
     ]
   }
 }
 
 extension OperatorServer {
+  /// Reads the `--config` Configuration for the operator's trust domain and sentry address; a missing one is not
+  /// fatal (see ``ControlPlaneSettings``). Other API errors are retried for a while, then end start-up.
+  static func loadControlPlaneSettings(
+    client: KubernetesClient, configurationName: String, namespace: String, environment: [String: String],
+    logger: Logger
+  ) async throws -> ControlPlaneSettings {
+    var backoff = Backoff()
+    var attempt = 0
+    let start = ContinuousClock.now
+    while true {
+      do {
+        let configuration = try await client.get(DaprConfiguration.self, namespace: namespace, name: configurationName)
+        return .resolve(
+          configuration: configuration, configurationName: configurationName, namespace: namespace,
+          environment: environment)
+      } catch let error where error.code == .notFound {
+        let settings = ControlPlaneSettings.resolve(
+          configuration: nil, configurationName: configurationName, namespace: namespace, environment: environment)
+        if let note = settings.note { logger.warning("\(note)") }
+        return settings
+      } catch {
+        attempt += 1
+        guard attempt < 10 else { throw error }
+        let delay = backoff.next(now: ContinuousClock.now - start, random: Double.random(in: 0..<1))
+        logger.warning(
+          "Cannot read Configuration \(namespace)/\(configurationName); retrying",
+          metadata: ["error": "\(error)", "in": "\(delay)"])
+        try await Task.sleep(for: delay)
+      }
+    }
+  }
+
   /// The API alone (caches, fan-out and the gRPC server) with a given identity: for benchmarks and tools that run
   /// the operator's API without sentry.
   public static func apiServices(
@@ -118,12 +152,14 @@ extension OperatorServer {
   ) -> [any Service] {
     let metrics = OperatorMetrics(registry: environment.metrics)
     let cache = ResourceCache(
-      client: client, metrics: metrics, readiness: environment.readiness, logger: environment.logger(subscope: "informer"))
+      client: client, metrics: metrics, readiness: environment.readiness,
+      logger: environment.logger(subscope: "informer"))
     let hub = cache.makeHub(metrics: metrics, logger: environment.logger(subscope: "api"))
     return [
       cache,
       OperatorGRPCServer(
-        host: host, port: port, security: .fixed(identity, anchors: anchors), service: OperatorService(cache: cache, hub: hub),
+        host: host, port: port, security: .fixed(identity, anchors: anchors),
+        service: OperatorService(cache: cache, hub: hub),
         readiness: environment.readiness, logger: environment.logger(subscope: "api")),
     ]
   }

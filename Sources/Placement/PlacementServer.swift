@@ -32,6 +32,7 @@ public enum PlacementServer {
   public static func makeServices(
     options: PlacementOptions, environment: ProcessEnvironment, namespace: String = ProcessFacts.namespace(),
     leaderTimings: LeaderElectionTimings = LeaderElectionTimings(),
+    processEnvironment: [String: String] = ProcessInfo.processInfo.environment,
     onListening: @escaping @Sendable (Int) async -> Void = { _ in }
   ) async throws -> [any Service] {
     let metrics = PlacementMetrics(registry: environment.metrics)
@@ -70,14 +71,15 @@ public enum PlacementServer {
 
     let security: PlacementGRPCServer.Security
     if options.tlsEnabled {
-      let anchors = try TrustBundleWatcher(path: options.trustAnchorsFile, logger: environment.logger(subscope: "security"))
+      let anchors = try TrustBundleWatcher(
+        path: options.trustAnchorsFile, logger: environment.logger(subscope: "security"))
       services.append(anchors)
       let (sentryHost, sentryPort) = try hostAndPort(options.sentryAddress, name: "--sentry-address")
       let svid = SVIDClient(
         request: .init(
           appID: "dapr-placement", namespace: namespace, trustDomain: options.trustDomain,
           validator: options.mode == .kubernetes ? .kubernetes : .insecure,
-          tokenFile: options.mode == .kubernetes ? "/var/run/secrets/kubernetes.io/serviceaccount/token" : nil),
+          tokenFile: options.mode == .kubernetes ? SentryToken.file(environment: processEnvironment) : nil),
         sentryHost: sentryHost, sentryPort: sentryPort,
         sentryID: try SPIFFEID(trustDomain: options.trustDomain, namespace: namespace, appID: "dapr-sentry"),
         trustAnchors: anchors.bundle, logger: environment.logger(subscope: "security"))

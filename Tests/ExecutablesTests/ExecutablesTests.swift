@@ -33,7 +33,9 @@ import Testing
       ] + own[binary, default: []])
 
     // Without a cluster the injector and the operator cannot serve: they stay up and say what is not ready.
-    let notReady = ["injector": ["injector-service", "webhook-configuration"], "operator": ["operator-api", "operator-caches"]]
+    let notReady = [
+      "injector": ["injector-service", "webhook-configuration"], "operator": ["operator-api", "operator-caches"],
+    ]
     let expected: UInt = notReady[binary] == nil ? 200 : 503
     let healthz = try await waitForStatus(expected, url: "http://127.0.0.1:\(healthzPort)/healthz", child: child)
     #expect(healthz == expected)
@@ -116,6 +118,13 @@ import Testing
     #expect(output.contains("- --app-id\n") && output.contains("- web\n"), "\(output)")
     #expect(output.contains("injected daprd for app 'web'"))
     #expect(output.contains("warning: no trust anchors"))
+    // No scheduler ships with this control plane: daprd is pointed at one only when asked.
+    #expect(!output.contains("scheduler"), "\(output)")
+    let withScheduler = try ChildProcess(
+      "injector", arguments: ["inject", "-f", file.path, "--scheduler-host-address", "scheduler.jobs.svc:50006"],
+      environment: ["KUBECONFIG": file.path + ".absent", "KUBERNETES_SERVICE_HOST": ""])
+    #expect(try await withScheduler.exitStatus() == 0)
+    #expect(withScheduler.capturedOutput.contains("- --scheduler-host-address\n        - scheduler.jobs.svc:50006\n"))
   }
 
   @Test(

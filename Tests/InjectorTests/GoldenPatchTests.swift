@@ -38,6 +38,7 @@ struct GoldenFixture: CustomTestStringConvertible, Sendable {
     for (key, value) in document["injector"]?.objectValue ?? [:] { environment[key] = value.stringValue }
     var settingWarnings: [String] = []
     var settings = InjectorSettings(environment: environment, warnings: &settingWarnings)
+    // The fixtures hold Dapr's own patches, made with Dapr's default of a scheduler (ours has none by default).
     settings.schedulerEnabled = document["scheduler"]?.boolValue ?? true
     let components = (document["components"]?.arrayValue ?? []).map {
       PluggableComponent(
@@ -55,7 +56,9 @@ struct GoldenFixture: CustomTestStringConvertible, Sendable {
 
   /// A patch as its golden file holds it: a JSON array with one operation (sorted keys) per line.
   static func golden(_ operations: [PatchOperation]) throws -> String {
-    let lines = try operations.map { String(decoding: try JSONCoding.encode($0.jsonValue, sortedKeys: true), as: UTF8.self) }
+    let lines = try operations.map {
+      String(decoding: try JSONCoding.encode($0.jsonValue, sortedKeys: true), as: UTF8.self)
+    }
     return "[\n" + lines.joined(separator: ",\n") + "\n]\n"
   }
 }

@@ -66,8 +66,7 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
       try args(operations)
         == Self.fixedFlags + [
           "--app-port", "5000", "--enable-metrics", "--metrics-port", "9090", "--placement-host-address",
-          "dapr-placement-server.dapr-system.svc.cluster.local:50005", "--enable-mtls", "--scheduler-host-address",
-          "dapr-scheduler-server-a.dapr-system.svc.cluster.local:443",
+          "dapr-placement-server.dapr-system.svc.cluster.local:50005", "--enable-mtls",
         ])
     let container = try sidecar(operations)
     #expect(container["command"] == nil)
@@ -169,13 +168,16 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
       (["dapr.io/graceful-shutdown-seconds": "30"], ["--dapr-graceful-shutdown-seconds", "30"], false),
       (["dapr.io/enable-api-logging": "false"], ["--enable-api-logging=false"], false),
       (["dapr.io/scheduler-host-address": ""], ["--scheduler-host-address", ""], false),
-      (["dapr.io/placement-host-address": "\"\""], ["--enable-mtls", "--scheduler-host-address"], false),
+      (["dapr.io/placement-host-address": "\"\""], ["--metrics-port", "9090", "--enable-mtls"], false),
       (["dapr.io/placement-host-address": "p:1"], ["--placement-host-address", "p:1"], false),
       (["dapr.io/config": "tracing"], ["--metrics-port", "9090", "--config", "tracing"], false),
       (["dapr.io/log-level": "debug", "dapr.io/log-as-json": "on"], ["--log-level", "debug"], false),
       (["dapr.io/enable-metrics": "false"], ["--enable-metrics=false"], false),
       (["dapr.io/app-max-concurrency": "10"], ["--app-max-concurrency", "10"], false),
-      (["dapr.io/app-max-concurrency": "ten"], ["--enable-mtls", "--scheduler-host-address"], true),
+      (
+        ["dapr.io/app-max-concurrency": "ten"],
+        ["dapr-placement-server.dapr-system.svc.cluster.local:50005", "--enable-mtls"], true
+      ),
       (["dapr.io/grpc-port": "6000"], ["--dapr-grpc-port", "6000"], false),
       (
         ["dapr.io/enable-app-health-check": "true", "dapr.io/app-health-check-path": "/ready"],
@@ -195,6 +197,42 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
     if annotations["dapr.io/placement-host-address"] == "\"\"" {
       #expect(!flags.contains("--placement-host-address"))
     }
+  }
+
+  @Test(
+    "The scheduler is named only when the chart says one exists, or the pod's annotation names one",
+    arguments: [
+      (false, [:], nil),
+      (true, [:], "dapr-scheduler-server-a.dapr-system.svc.cluster.local:443"),
+      (false, ["dapr.io/scheduler-host-address": "my-scheduler:50006"], "my-scheduler:50006"),
+      (true, ["dapr.io/scheduler-host-address": "\"\""], ""),
+    ] as [(Bool, [String: String], String?)])
+  func schedulerAddress(schedulerEnabled: Bool, annotations: [String: String], expected: String?) throws {
+    var settings = InjectorSettings()
+    settings.schedulerEnabled = schedulerEnabled
+    let flags = try args(
+      planned(makePod(annotations: enabled.merging(annotations) { $1 }), settings: settings).operations)
+    let index = flags.firstIndex(of: "--scheduler-host-address")
+    #expect(index.map { flags[$0 + 1] } == expected, "\(flags)")
+  }
+
+  @Test(
+    "The sidecar's seccomp profile comes from the annotation, else from SIDECAR_SECCOMP_PROFILE_TYPE, else none",
+    arguments: [
+      ([:], [:], nil),
+      (["SIDECAR_SECCOMP_PROFILE_TYPE": "RuntimeDefault"], [:], "RuntimeDefault"),
+      (["SIDECAR_SECCOMP_PROFILE_TYPE": " "], [:], nil),
+      (
+        ["SIDECAR_SECCOMP_PROFILE_TYPE": "RuntimeDefault"], ["dapr.io/sidecar-seccomp-profile-type": "Unconfined"],
+        "Unconfined"
+      ),
+    ] as [([String: String], [String: String], String?)])
+  func seccompProfile(environment: [String: String], annotations: [String: String], expected: String?) throws {
+    var warnings: [String] = []
+    let settings = InjectorSettings(environment: environment, warnings: &warnings)
+    let container = try sidecar(
+      planned(makePod(annotations: enabled.merging(annotations) { $1 }), settings: settings).operations)
+    #expect(container["securityContext"]?["seccompProfile"]?["type"]?.stringValue == expected)
   }
 
   @Test func debuggingWrapsDaprdInDelveAndAddsItsPort() throws {

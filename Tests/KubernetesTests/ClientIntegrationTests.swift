@@ -149,6 +149,9 @@ import Testing
       var configuration = DaprConfiguration(name: "appconfig", namespace: ns)
       configuration.mtls.enabled = true
       configuration.mtls.workloadCertTTL = "24h"
+      // Dapr's schema requires both whenever `mtls` is given.
+      configuration.mtls.controlPlaneTrustDomain = "cluster.local"
+      configuration.mtls.sentryAddress = "dapr-sentry.dapr-system.svc.cluster.local:443"
       try await lifecycle(client, configuration, namespace: ns)
 
       var subscription = DaprSubscription(name: "orders", namespace: ns)

@@ -63,7 +63,8 @@ final class EventInbox: Sendable {
 @Suite(.serialized, .timeLimit(.minutes(3))) struct OperatorIntegrationTests {
   static let operatorID = try! SPIFFEID(trustDomain: "cluster.local", namespace: "dapr-system", appID: "dapr-operator")
 
-  static func component(_ name: String, namespace: String, host: String = "redis:6379", secret: String? = nil) -> String {
+  static func component(_ name: String, namespace: String, host: String = "redis:6379", secret: String? = nil) -> String
+  {
     var yaml = """
       apiVersion: dapr.io/v1alpha1
       kind: Component
@@ -133,7 +134,8 @@ final class EventInbox: Sendable {
       ["apply", "-f", "-"], kubeconfig: kubeconfig,
       input: Self.component("statestore", namespace: a, secret: "redis") + "---\n"
         + Self.component("broken", namespace: a, secret: "gone") + "---\n"
-        + Self.component("orders-only", namespace: a).replacingOccurrences(of: "spec:", with: "scopes: [orders]\nspec:"))
+        + Self.component("orders-only", namespace: a).replacingOccurrences(of: "spec:", with: "scopes: [orders]\nspec:")
+    )
 
     try await Self.withOperatorAPI(admin: admin, namespace: a, appID: "cart") { api, hub in
       var listRequest = Dapr_Proto_Operator_V1_ListComponentsRequest()
@@ -189,7 +191,8 @@ final class EventInbox: Sendable {
         // Nothing from the other namespace came first.
         #expect(try await inbox.next() == (1, "pubsub"))
         _ = try kubectl(
-          ["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.component("pubsub", namespace: a, host: "other:6379"))
+          ["apply", "-f", "-"], kubeconfig: kubeconfig,
+          input: Self.component("pubsub", namespace: a, host: "other:6379"))
         #expect(try await inbox.next() == (2, "pubsub"))
         // Rotating a Secret reaches the stream as UPDATED of the component that uses it.
         _ = try await admin.patch(
@@ -205,7 +208,8 @@ final class EventInbox: Sendable {
     await admin.shutdown()
   }
 
-  static func configuration(_ name: String, namespace: String, header: String = "key: token", rate: String = "1") -> String {
+  /// A Configuration whose OpenTelemetry header comes from Secret `otel` (`key` nil: a ref without a key).
+  static func configuration(_ name: String, namespace: String, key: String? = "token", rate: String = "1") -> String {
     """
     apiVersion: dapr.io/v1alpha1
     kind: Configuration
@@ -215,9 +219,11 @@ final class EventInbox: Sendable {
         samplingRate: "\(rate)"
         otel:
           endpointAddress: otel-collector:4317
+          protocol: grpc
+          isSecure: false
           headers:
             - name: x-api-key
-              secretKeyRef: {name: otel, \(header)}
+              secretKeyRef: {name: otel\(key.map { ", key: \($0)" } ?? "")}
     """
   }
 
@@ -233,7 +239,7 @@ final class EventInbox: Sendable {
     _ = try kubectl(
       ["apply", "-f", "-"], kubeconfig: kubeconfig,
       input: Self.configuration("tracing", namespace: ns) + "\n---\n"
-        + Self.configuration("keyless", namespace: ns, header: "key: \"\""))
+        + Self.configuration("keyless", namespace: ns, key: nil))
     // What the injector leaves on a pod of app cart that uses Configuration "tracing".
     var pod = Pod(name: "cart-1", namespace: ns)
     pod.metadata.labels = ["dapr.io/sidecar-injected": "true", "dapr.io/app-id": "cart"]
@@ -274,13 +280,131 @@ final class EventInbox: Sendable {
         _ = try kubectl(
           ["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.configuration("unused", namespace: ns))
         _ = try kubectl(
-          ["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.configuration("tracing", namespace: ns, rate: "0.5"))
+          ["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.configuration("tracing", namespace: ns, rate: "0.5")
+        )
         #expect(try await inbox.next() == (2, "tracing"))
         // Rotating the header's Secret re-sends the Configuration that uses it.
         _ = try await admin.patch(
           Secret.self, namespace: ns, name: "otel",
           .merge(["data": ["token": .string(Data("rotated".utf8).base64EncodedString())]]))
         #expect(try await inbox.next() == (2, "tracing"))
+        group.cancelAll()
+      }
+    }
+    try? await admin.delete(Namespace.self, name: ns)
+    await admin.shutdown()
+  }
+}
+
+extension OperatorIntegrationTests {
+  static func mcpServer(
+    _ name: String, namespace: String, scopes: [String] = [], url: String = "http://tools:8080/mcp"
+  )
+    -> String
+  {
+    """
+    apiVersion: dapr.io/v1alpha1
+    kind: MCPServer
+    metadata: {name: \(name), namespace: \(namespace)}
+    scopes: [\(scopes.joined(separator: ", "))]
+    spec:
+      endpoint:
+        streamableHTTP:
+          url: \(url)
+          headers:
+            - name: Authorization
+              secretKeyRef: {name: mcp-token, key: token}
+
+    """
+  }
+
+  static func workflowAccessPolicy(_ name: String, namespace: String, caller: String) -> String {
+    """
+    apiVersion: dapr.io/v1alpha1
+    kind: WorkflowAccessPolicy
+    metadata: {name: \(name), namespace: \(namespace)}
+    scopes: [cart]
+    spec:
+      rules:
+        - callers: [{appID: \(caller)}]
+          workflows: [{name: "order-*", operations: [schedule, get]}]
+
+    """
+  }
+
+  @Test func mcpServersAndWorkflowAccessPoliciesAreListedAndStreamedLikeTheOtherKinds() async throws {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let admin = try cluster.adminClient()
+    try await cluster.installDaprCRDs(admin)
+    let ns = "ops-mcp-\(UInt32.random(in: 0...UInt32.max))"
+    _ = try await admin.create(Namespace(name: ns))
+    let kubeconfig = cluster.kubeconfigPath
+    _ = try kubectl(
+      ["create", "secret", "generic", "mcp-token", "-n", ns, "--from-literal=token=Bearer abc"], kubeconfig: kubeconfig)
+    _ = try kubectl(
+      ["apply", "-f", "-"], kubeconfig: kubeconfig,
+      input: Self.mcpServer("tools", namespace: ns) + "---\n"
+        + Self.workflowAccessPolicy("orders", namespace: ns, caller: "checkout"))
+
+    try await Self.withOperatorAPI(admin: admin, namespace: ns, appID: "cart") { api, hub in
+      var list = Dapr_Proto_Operator_V1_ListMCPServersRequest()
+      list.namespace = ns
+      let servers = try await api.listMCPServers(list).mcpServers
+      #expect(try Self.names(servers) == ["tools"])
+      // The header's Secret is filled in as for HTTPEndpoints: the JSON string of its base64 bytes.
+      let header = try JSONCoding.parse(servers[0])["spec"]?["endpoint"]?["streamableHTTP"]?["headers"]?.arrayValue?
+        .first
+      #expect(header?["value"]?.stringValue == Data("Bearer abc".utf8).base64EncodedString())
+      var policies = Dapr_Proto_Operator_V1_ListWorkflowAccessPolicyRequest()
+      policies.namespace = ns
+      #expect(try Self.names(try await api.listWorkflowAccessPolicy(policies).policies) == ["orders"])
+
+      let inbox = EventInbox()
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+          var request = Dapr_Proto_Operator_V1_MCPServerUpdateRequest()
+          request.namespace = ns
+          try await api.mcpServerUpdate(request) { response in
+            for try await event in response.messages {
+              let name = try JSONCoding.parse(event.mcpServer)["metadata"]?["name"]?.stringValue ?? ""
+              inbox.continuation.yield((event.type.rawValue, "mcp/" + name))
+            }
+          }
+        }
+        group.addTask {
+          var request = Dapr_Proto_Operator_V1_WorkflowAccessPolicyUpdateRequest()
+          request.namespace = ns
+          try await api.workflowAccessPolicyUpdate(request) { response in
+            for try await event in response.messages {
+              let name = try JSONCoding.parse(event.policy)["metadata"]?["name"]?.stringValue ?? ""
+              inbox.continuation.yield((event.type.rawValue, "policy/" + name))
+            }
+          }
+        }
+        try await eventually("both streams are connected") {
+          hub.connectedStreams(.mcpServer) == 1 && hub.connectedStreams(.workflowAccessPolicy) == 1
+        }
+        // Scoped to another app: never sent to cart; then one in scope.
+        _ = try kubectl(
+          ["apply", "-f", "-"], kubeconfig: kubeconfig,
+          input: Self.mcpServer("private", namespace: ns, scopes: ["orders"]))
+        _ = try kubectl(
+          ["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.mcpServer("search", namespace: ns, scopes: ["cart"])
+        )
+        #expect(try await inbox.next() == (1, "mcp/search"))
+        _ = try kubectl(
+          ["apply", "-f", "-"], kubeconfig: kubeconfig,
+          input: Self.workflowAccessPolicy("orders", namespace: ns, caller: "payments"))
+        #expect(try await inbox.next() == (2, "policy/orders"))
+        // Rotating the header's Secret re-sends the MCPServers that use it.
+        _ = try await admin.patch(
+          Secret.self, namespace: ns, name: "mcp-token",
+          .merge(["data": ["token": .string(Data("Bearer xyz".utf8).base64EncodedString())]]))
+        var rotated: Set<String> = []
+        for _ in 0..<2 { rotated.insert(try await inbox.next().1) }
+        #expect(rotated == ["mcp/tools", "mcp/search"])
+        _ = try kubectl(["delete", "workflowaccesspolicy", "orders", "-n", ns], kubeconfig: kubeconfig)
+        #expect(try await inbox.next() == (3, "policy/orders"))
         group.cancelAll()
       }
     }
@@ -329,7 +453,8 @@ final class EventInbox: Sendable {
     let kubeconfig = cluster.kubeconfigPath
     _ = try kubectl(["apply", "-f", "-"], kubeconfig: kubeconfig, input: Self.rolloutCRD)
     _ = try kubectl(
-      ["wait", "--for", "condition=Established", "crd/rollouts.argoproj.io", "--timeout", "60s"], kubeconfig: kubeconfig)
+      ["wait", "--for", "condition=Established", "crd/rollouts.argoproj.io", "--timeout", "60s"], kubeconfig: kubeconfig
+    )
     let ns = "rollout-\(UInt32.random(in: 0...UInt32.max))"
     _ = try await admin.create(Namespace(name: ns))
     let reconciler = ServiceReconciler(
@@ -408,7 +533,8 @@ final class EventInbox: Sendable {
     try await withRunningServices([webhook]) {
       let port = try await listening.value()
       let patcher = SubscriptionCRDPatcher(
-        client: admin, anchors: LatestValue(ca.trustBundle), clientConfig: ["url": .string("https://127.0.0.1:\(port)/convert")],
+        client: admin, anchors: LatestValue(ca.trustBundle),
+        clientConfig: ["url": .string("https://127.0.0.1:\(port)/convert")],
         logger: Logger(label: "conv"))
       try await withRunningServices([patcher]) {
         try await eventually("the CRD converts through the webhook") {
@@ -417,7 +543,8 @@ final class EventInbox: Sendable {
         }
         // Until the API server has reloaded the CRD, a v1alpha1 write may still go through the old strategy.
         try await eventually("a v1alpha1 Subscription is stored through the webhook", within: .seconds(30)) {
-          _ = try? kubectl(["delete", "subscription", "orders", "-n", ns, "--ignore-not-found"], kubeconfig: cluster.kubeconfigPath)
+          _ = try? kubectl(
+            ["delete", "subscription", "orders", "-n", ns, "--ignore-not-found"], kubeconfig: cluster.kubeconfigPath)
           _ = try kubectl(
             ["apply", "-f", "-"], kubeconfig: cluster.kubeconfigPath,
             input: """
@@ -427,14 +554,16 @@ final class EventInbox: Sendable {
               spec: {pubsubname: pubsub, topic: orders, route: /orders}
               """)
           let stored = try kubectl(
-            ["get", "subscriptions.v2alpha1.dapr.io", "orders", "-n", ns, "-o", "json"], kubeconfig: cluster.kubeconfigPath)
+            ["get", "subscriptions.v2alpha1.dapr.io", "orders", "-n", ns, "-o", "json"],
+            kubeconfig: cluster.kubeconfigPath)
           let object = try JSONCoding.parse(Data(stored.utf8))
           return object["spec"]?["routes"]?["default"]?.stringValue == "/orders"
         }
       }
     }
     _ = try await admin.patch(
-      CustomResourceDefinition.self, name: "subscriptions.dapr.io", .merge(["spec": ["conversion": ["strategy": "None", "webhook": nil]]]))
+      CustomResourceDefinition.self, name: "subscriptions.dapr.io",
+      .merge(["spec": ["conversion": ["strategy": "None", "webhook": nil]]]))
     try? await admin.delete(Namespace.self, name: ns)
     await admin.shutdown()
   }

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct SecretResolutionTests {
   static let secrets: [String: [String: String]] = [
-    "shop/redis": ["password": "c2VjcmV0", "redis": "bmFtZWQ="],
+    "shop/redis": ["password": "c2VjcmV0", "redis": "bmFtZWQ="]
   ]
   static func lookup(_ namespace: String, _ name: String) -> [String: String]? { secrets["\(namespace)/\(name)"] }
 
@@ -49,6 +49,45 @@ import Testing
     } catch {
       #expect(error.description == "Component shop/statestore refers to Secret shop/gone, which does not exist")
     }
+  }
+
+  static func mcpServer(
+    transport: String, field: String, secretStore: String? = nil, secret: String = "redis"
+  )
+    -> JSONValue
+  {
+    var endpoint: JSONObject = [
+      field: [["name": "TOKEN", "secretKeyRef": ["name": .string(secret), "key": "password"]]]
+    ]
+    if let secretStore { endpoint["auth"] = ["secretStore": .string(secretStore)] }
+    return [
+      "kind": "MCPServer", "metadata": ["name": "tools", "namespace": "shop"],
+      "spec": ["endpoint": [transport: .object(endpoint)]],
+    ]
+  }
+
+  @Test(
+    "An MCPServer's headers or stdio environment are resolved unless its transport names another secret store",
+    arguments: [
+      ("streamableHTTP", "headers", nil, "c2VjcmV0"),
+      ("sse", "headers", "kubernetes", "c2VjcmV0"),
+      ("stdio", "env", nil, "c2VjcmV0"),
+      ("streamableHTTP", "headers", "vault", nil),
+    ] as [(String, String, String?, String?)])
+  func mcpServer(transport: String, field: String, secretStore: String?, value: String?) throws {
+    let server = Self.mcpServer(transport: transport, field: field, secretStore: secretStore)
+    let result = try SecretResolution.mcpServer(server, lookup: Self.lookup)
+    let item = result["spec"]?["endpoint"]?[transport]?[field]?.arrayValue?.first
+    #expect(item?["value"]?.stringValue == value)
+    #expect(item?["secretKeyRef"]?["name"]?.stringValue == "redis")
+  }
+
+  @Test func anMCPServerWhoseSecretIsMissingNamesIt() {
+    let server = Self.mcpServer(transport: "stdio", field: "env", secret: "gone")
+    let error = #expect(throws: SecretResolution.MissingSecret.self) {
+      try SecretResolution.mcpServer(server, lookup: Self.lookup)
+    }
+    #expect(error?.description == "MCPServer shop/tools refers to Secret shop/gone, which does not exist")
   }
 
   @Test func httpEndpointHeadersAndClientTLSAreResolved() throws {

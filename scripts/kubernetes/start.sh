@@ -2,9 +2,11 @@
 # Starts a throwaway Kubernetes 1.20 control plane on loopback (etcd, kube-apiserver, kube-controller-manager; no
 # scheduler, no kubelet, so pods stay Pending) and keeps it running in the foreground until SIGTERM or SIGINT.
 #
-# Usage: scripts/kubernetes/start.sh [--dir DIR] [--keep]
+# Usage: scripts/kubernetes/start.sh [--dir DIR] [--keep] [--audit]
 #   --dir DIR  state folder (certificates, kubeconfigs, logs); must be empty or not exist. Default: a new temp folder.
 #   --keep     keep DIR after stopping (the etcd data, held in /dev/shm when available, is always removed).
+#   --audit    write the API server's audit log to DIR/logs/audit.log: one JSON line (level Metadata) for every
+#              request a service account makes, so tests can compare what a component did with what its RBAC grants.
 #
 # When the control plane is ready, exactly one line goes to stdout:
 #   READY kubeconfig=<DIR>/admin.kubeconfig server=https://127.0.0.1:<port> etcd=http://127.0.0.1:<port> dir=<DIR>
@@ -33,14 +35,16 @@ parent_pid=$PPID  # when this is 1 (started detached), there is no parent to wat
 exec 3>&1 1>&2
 
 log() { echo "kubernetes/start: $*" >&2; }
-usage() { echo "usage: $0 [--dir DIR] [--keep]" >&2; exit 2; }
+usage() { echo "usage: $0 [--dir DIR] [--keep] [--audit]" >&2; exit 2; }
 
 dir=""
 keep=false
+audit=false
 while (($#)); do
   case "$1" in
     --dir) (($# >= 2)) || usage; dir=$2; shift 2 ;;
     --keep) keep=true; shift ;;
+    --audit) audit=true; shift ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) usage ;;
   esac
@@ -266,7 +270,22 @@ issuer=https://kubernetes.default.svc.cluster.local
 # ConfigMaps are served without the watch cache, straight from etcd, so tests can force "410 Gone" with an etcd
 # compaction; every other resource keeps the cache (which is what sends watch bookmarks).
 watch_cache_sizes=configmaps#0
+audit_flags=()
+if $audit; then
+  cat >"$dir/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+EOF
+  audit_flags=(--audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$logs/audit.log"
+    --audit-log-format json --audit-log-mode blocking)
+fi
 start kube-apiserver "$bin_dir/kube-apiserver" \
+  "${audit_flags[@]}" \
   --etcd-servers "$etcd_url" \
   --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
   --secure-port "$api_port" --insecure-port 0 \

@@ -16,12 +16,18 @@ public struct InjectorSettings: Hashable, Sendable {
   public var actorsServiceAddress = ""
   public var remindersServiceName = ""
   public var remindersServiceAddress = ""
-  public var schedulerEnabled = true
+  /// Whether sidecars are pointed at `dapr-scheduler-server-a`. Off by default: this control plane ships no
+  /// scheduler (Dapr's chart turns it on with `global.scheduler.enabled`; ours only when that value says one exists).
+  public var schedulerEnabled = false
   public var runAsNonRoot = true
   public var runAsUser: Int64?
   public var runAsGroup: Int64?
   public var readOnlyRootFilesystem = true
   public var dropAllCapabilities = false
+  /// The daprd container's `seccompProfile.type` when the pod's `dapr.io/sidecar-seccomp-profile-type` does not say
+  /// (`SIDECAR_SECCOMP_PROFILE_TYPE`, beyond Dapr; the chart sets `RuntimeDefault` so the sidecar passes the Pod
+  /// Security restricted profile). Unset: none, as Dapr.
+  public var seccompProfileType: String?
   public var downwardAPIs = false
   public var nativeSidecars = false
   /// Pod tolerations that make the injector set `command: ["/daprd"]` (virtual-kubelet platforms).
@@ -57,6 +63,9 @@ public struct InjectorSettings: Hashable, Sendable {
     runAsGroup = environment["SIDECAR_RUN_AS_GROUP"].flatMap { Int64($0) }
     readOnlyRootFilesystem = flag("SIDECAR_READ_ONLY_ROOT_FILESYSTEM", true)
     dropAllCapabilities = flag("SIDECAR_DROP_ALL_CAPABILITIES", false)
+    if let type = environment["SIDECAR_SECCOMP_PROFILE_TYPE"]?.trimmingWhitespace, !type.isEmpty {
+      seccompProfileType = type
+    }
     downwardAPIs = flag("ENABLE_K8S_DOWNWARD_APIS", false)
     nativeSidecars = flag("NATIVE_SIDECAR_ENABLED", false)
     if let folder = environment["DAPR_COMPONENT_SOCKETS_FOLDER"], !folder.isEmpty { componentSocketsFolder = folder }
@@ -78,7 +87,11 @@ public struct InjectorSettings: Hashable, Sendable {
   public var operatorAddress: String { serviceAddress("dapr-api", port: 443) }
   public var sentryAddress: String { serviceAddress("dapr-sentry", port: 443) }
   public var placementAddress: String { serviceAddress("dapr-placement-server", port: 50005) }
-  public var schedulerAddress: String { serviceAddress("dapr-scheduler-server-a", port: 443) }
+  public var schedulerAddress: String {
+    customSchedulerAddress ?? serviceAddress("dapr-scheduler-server-a", port: 443)
+  }
+  /// A scheduler elsewhere than Dapr's chart puts it (`injector inject --scheduler-host-address`).
+  public var customSchedulerAddress: String?
   /// The audience of the sidecar's identity token: sentry's SPIFFE ID.
   public var sentryAudience: String { "spiffe://\(controlPlaneTrustDomain)/ns/\(controlPlaneNamespace)/dapr-sentry" }
 }

@@ -59,8 +59,10 @@ struct SidecarBuilder {
     container.reserveCapacity(12)  // every member below at once, without regrowing
     if debugEnabled {
       container["args"] = .array(
-        (["/dlv", "--listen", ":\(debugPort)", "--accept-multiclient", "--headless=true", "--log", "--api-version=2",
-          "exec", "/daprd", "--"] + flags).map { .string($0) })
+        ([
+          "/dlv", "--listen", ":\(debugPort)", "--accept-multiclient", "--headless=true", "--log", "--api-version=2",
+          "exec", "/daprd", "--",
+        ] + flags).map { .string($0) })
     } else if ignoresEntrypoint {
       container["command"] = ["/daprd"]
       container["args"] = .array(flags.map { .string($0) })
@@ -75,7 +77,8 @@ struct SidecarBuilder {
     container["ports"] = .array(ports)
     let env = self.env(&annotations)
     container["env"] = .array(env)
-    container["securityContext"] = .object(securityContext(sslCertDir: env.contains { $0["name"]?.stringValue == "SSL_CERT_DIR" }))
+    container["securityContext"] = .object(
+      securityContext(sslCertDir: env.contains { $0["name"]?.stringValue == "SSL_CERT_DIR" }))
     container["readinessProbe"] = .object(
       probe(
         &annotations, prefix: "sidecar-readiness-probe", defaults: (1, 1, 1, 5),
@@ -87,7 +90,7 @@ struct SidecarBuilder {
     let mounts = volumeMounts(annotations)
     if !mounts.isEmpty { container["volumeMounts"] = .array(mounts) }
     if let resources = resources(annotations) { container["resources"] = .object(resources) }
-    if let seccomp = annotations.nonEmpty("sidecar-seccomp-profile-type"),
+    if let seccomp = annotations.nonEmpty("sidecar-seccomp-profile-type") ?? settings.seccompProfileType,
       case .object(var security) = container["securityContext"]!
     {
       security["seccompProfile"] = ["type": .string(seccomp)]
@@ -109,7 +112,8 @@ struct SidecarBuilder {
   func flags(_ annotations: inout SidecarAnnotations, grpc: Int, internalGRPC: Int, metricsPort: Int) -> [String] {
     var flags = [
       "--dapr-http-port", "\(PatchPlanner.httpPort)", "--dapr-grpc-port", "\(grpc)", "--dapr-internal-grpc-port",
-      "\(internalGRPC)", "--dapr-listen-addresses", annotations.nonEmpty("sidecar-listen-addresses") ?? "[::1],127.0.0.1",
+      "\(internalGRPC)", "--dapr-listen-addresses",
+      annotations.nonEmpty("sidecar-listen-addresses") ?? "[::1],127.0.0.1",
       "--dapr-public-port", "\(PatchPlanner.publicPort)", "--app-id", appID, "--app-protocol",
       annotations.nonEmpty("app-protocol") ?? "http", "--log-level", annotations.nonEmpty("log-level") ?? "info",
       "--dapr-graceful-shutdown-seconds", "\(annotations.int("graceful-shutdown-seconds", default: -1)!)",
@@ -147,7 +151,8 @@ struct SidecarBuilder {
     if annotations.bool("disable-builtin-k8s-secret-store") { flags.append("--disable-builtin-k8s-secret-store") }
     if annotations.bool("enable-app-health-check") {
       flags += [
-        "--enable-app-health-check", "--app-health-check-path", annotations.nonEmpty("app-health-check-path") ?? "/healthz",
+        "--enable-app-health-check", "--app-health-check-path",
+        annotations.nonEmpty("app-health-check-path") ?? "/healthz",
         "--app-health-probe-interval", "\(annotations.int("app-health-probe-interval", default: 5)!)",
         "--app-health-probe-timeout", "\(annotations.int("app-health-probe-timeout", default: 500)!)",
         "--app-health-threshold", "\(annotations.int("app-health-threshold", default: 3)!)",
@@ -158,7 +163,9 @@ struct SidecarBuilder {
     if annotations.bool("enable-profiling") { flags.append("--enable-profiling") }
     if mTLSEnabled { flags.append("--enable-mtls") }
     if annotations.bool("app-ssl") { flags.append("--app-ssl") }
-    if let concurrency = annotations.int("app-max-concurrency") { flags += ["--app-max-concurrency", "\(concurrency)"] }
+    if let concurrency = annotations.int("app-max-concurrency") {
+      flags += ["--app-max-concurrency", "\(concurrency)"]
+    }
     if let size = annotations.int("http-max-request-size") { flags += ["--dapr-http-max-request-size", "\(size)"] }
     value("--max-body-size", "max-body-size")
     if let size = annotations.int("http-read-buffer-size") { flags += ["--dapr-http-read-buffer-size", "\(size)"] }
@@ -200,7 +207,9 @@ struct SidecarBuilder {
       let parts = reference.split(separator: ":", maxSplits: 1).map(String.init)
       let secret = parts.first ?? reference
       let key = parts.count == 2 ? parts[1] : secret
-      env.append(["name": .string(name), "valueFrom": ["secretKeyRef": ["name": .string(secret), "key": .string(key)]]])
+      env.append([
+        "name": .string(name), "valueFrom": ["secretKeyRef": ["name": .string(secret), "key": .string(key)]],
+      ])
       keys.append(name)
     }
     if !keys.isEmpty { env.append(["name": "DAPR_ENV_KEYS", "value": .string(keys.joined(separator: " "))]) }
@@ -243,7 +252,8 @@ struct SidecarBuilder {
   /// `OTEL_RESOURCE_ATTRIBUTES=x=1,y=2` stays one variable.
   static func startsAssignment(_ text: ArraySlice<UInt8>) -> Bool {
     func isNameByte(_ byte: UInt8) -> Bool {
-      (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+      (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+        || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
         || byte == UInt8(ascii: "_")
     }
     let rest = text.drop { $0 == UInt8(ascii: " ") }
@@ -292,7 +302,8 @@ struct SidecarBuilder {
     ] {
       guard let value = annotations.nonEmpty(key) else { continue }
       guard Self.isQuantity(value) else {
-        warnings.append("annotation dapr.io/\(key) is not a Kubernetes quantity (\"\(value)\"); the sidecar gets no resources")
+        warnings.append(
+          "annotation dapr.io/\(key) is not a Kubernetes quantity (\"\(value)\"); the sidecar gets no resources")
         return nil
       }
       if isLimit { limits[resource] = .string(value) } else { requests[resource] = .string(value) }

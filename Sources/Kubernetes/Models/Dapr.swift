@@ -193,6 +193,23 @@ public struct DaprHTTPEndpoint: DaprScopedObject {
   public init(json: JSONObject) { self.json = json }
 }
 
+/// `dapr.io/v1alpha1/MCPServer`: a Model Context Protocol server that sidecars reach for durable tool calls.
+public struct DaprMCPServer: DaprScopedObject {
+  public static let resource = ResourceDescriptor(
+    group: "dapr.io", version: "v1alpha1", plural: "mcpservers", kind: "MCPServer", namespaced: true)
+  public var json: JSONObject
+  public init(json: JSONObject) { self.json = json }
+}
+
+/// `dapr.io/v1alpha1/WorkflowAccessPolicy`: which apps may schedule which workflows and activities on an app.
+public struct DaprWorkflowAccessPolicy: DaprScopedObject {
+  public static let resource = ResourceDescriptor(
+    group: "dapr.io", version: "v1alpha1", plural: "workflowaccesspolicies", kind: "WorkflowAccessPolicy",
+    namespaced: true)
+  public var json: JSONObject
+  public init(json: JSONObject) { self.json = json }
+}
+
 /// The one rule for `dapr.io/enabled`, used by the injector, the Service reconciler and the watchdog alike: the value
 /// `true` in any case. Dapr's reconciler and watchdog accept any truthy value (`yes`, `on`, `1`) while its injector
 /// accepts only `true`, so a pod annotated `yes` got a Service and was deleted by the watchdog again and again without

@@ -2,7 +2,11 @@ import Kubernetes
 
 /// The Dapr resource kinds the operator serves.
 public enum ResourceKind: String, Sendable, CaseIterable, Hashable {
-  case component, configuration, subscription, resiliency, httpEndpoint
+  case component, configuration, subscription, resiliency, httpEndpoint, mcpServer, workflowAccessPolicy
+
+  /// Kinds whose CRDs Dapr 1.18 added: an operator started on a cluster without them serves empty lists and quiet
+  /// streams for them (as Dapr tolerates), since `helm upgrade` never installs new CRDs.
+  public var isOptional: Bool { self == .mcpServer || self == .workflowAccessPolicy }
 }
 
 /// One stored Dapr resource, as the operator sees it for fan-out.

@@ -45,6 +45,18 @@ public enum SecretResolution {
     return resolved
   }
 
+  /// An MCPServer with the `secretKeyRef` values of its transport's headers (streamable HTTP or SSE) or its stdio
+  /// environment filled in, as for HTTPEndpoints. The secret store is the transport's `auth.secretStore`.
+  public static func mcpServer(_ object: JSONValue, lookup: SecretLookup) throws(MissingSecret) -> JSONValue {
+    for (transport, field) in [("streamableHTTP", "headers"), ("sse", "headers"), ("stdio", "env")] {
+      guard object["spec"]?["endpoint"]?[transport]?.objectValue != nil else { continue }
+      let store = object["spec"]?["endpoint"]?[transport]?["auth"]?["secretStore"]?.stringValue ?? ""
+      guard store.isEmpty || store == "kubernetes" else { return object }
+      return try resolving(object, at: ["spec", "endpoint", transport, field], lookup: lookup)
+    }
+    return object
+  }
+
   /// A Configuration with its `spec.tracing.otel.headers[].secretKeyRef` values filled in with the secret's text
   /// (not base64, as Dapr's operator does); the key is required and must exist.
   public static func configuration(_ object: JSONValue, lookup: SecretLookup) throws(MissingSecret) -> JSONValue {
@@ -90,7 +102,9 @@ public enum SecretResolution {
     "\(object["kind"]?.stringValue ?? "resource") \(namespace(of: object))/\(object["metadata"]?["name"]?.stringValue ?? "")"
   }
 
-  static func resolving(_ object: JSONValue, at path: [String], lookup: SecretLookup) throws(MissingSecret)
+  static func resolving(
+    _ object: JSONValue, at path: [String], lookup: SecretLookup
+  ) throws(MissingSecret)
     -> JSONValue
   {
     guard let items = path.reduce(Optional(object), { $0?[$1] })?.arrayValue else { return object }
@@ -102,12 +116,16 @@ public enum SecretResolution {
   }
 
   /// One `{name, value, secretKeyRef}` item.
-  static func resolve(_ item: JSONValue, namespace: String, resource: String, lookup: SecretLookup)
+  static func resolve(
+    _ item: JSONValue, namespace: String, resource: String, lookup: SecretLookup
+  )
     throws(MissingSecret) -> JSONValue
   {
     guard case .object(var fields) = item, let name = item["secretKeyRef"]?["name"]?.stringValue, !name.isEmpty
     else { return item }
-    guard let data = lookup(namespace, name) else { throw MissingSecret(resource: resource, secret: "\(namespace)/\(name)") }
+    guard let data = lookup(namespace, name) else {
+      throw MissingSecret(resource: resource, secret: "\(namespace)/\(name)")
+    }
     let key = item["secretKeyRef"]?["key"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? name
     if let value = data[key] { fields["value"] = .string(value) }
     return .object(fields)

@@ -75,7 +75,9 @@ struct OperatorService: Dapr_Proto_Operator_V1_Operator.SimpleServiceProtocol {
 
   // === Components ===
 
-  func listComponents(request: Dapr_Proto_Operator_V1_ListComponentsRequest, context: ServerContext) async throws
+  func listComponents(
+    request: Dapr_Proto_Operator_V1_ListComponentsRequest, context: ServerContext
+  ) async throws
     -> Dapr_Proto_Operator_V1_ListComponentResponse
   {
     var response = Dapr_Proto_Operator_V1_ListComponentResponse()
@@ -97,7 +99,9 @@ struct OperatorService: Dapr_Proto_Operator_V1_Operator.SimpleServiceProtocol {
 
   // === Configuration ===
 
-  func getConfiguration(request: Dapr_Proto_Operator_V1_GetConfigurationRequest, context: ServerContext)
+  func getConfiguration(
+    request: Dapr_Proto_Operator_V1_GetConfigurationRequest, context: ServerContext
+  )
     async throws -> Dapr_Proto_Operator_V1_GetConfigurationResponse
   {
     let scope = try Self.authorize(context, namespace: request.namespace)
@@ -120,14 +124,18 @@ struct OperatorService: Dapr_Proto_Operator_V1_Operator.SimpleServiceProtocol {
 
   // === Subscriptions (always v2alpha1) ===
 
-  func listSubscriptions(request: Google_Protobuf_Empty, context: ServerContext) async throws
+  func listSubscriptions(
+    request: Google_Protobuf_Empty, context: ServerContext
+  ) async throws
     -> Dapr_Proto_Operator_V1_ListSubscriptionsResponse
   {
     // The legacy call names no namespace, so no caller can be authorised for it (as in Dapr).
     throw RPCError(code: .permissionDenied, message: "ListSubscriptions is not supported; use ListSubscriptionsV2")
   }
 
-  func listSubscriptionsV2(request: Dapr_Proto_Operator_V1_ListSubscriptionsRequest, context: ServerContext)
+  func listSubscriptionsV2(
+    request: Dapr_Proto_Operator_V1_ListSubscriptionsRequest, context: ServerContext
+  )
     async throws -> Dapr_Proto_Operator_V1_ListSubscriptionsResponse
   {
     var response = Dapr_Proto_Operator_V1_ListSubscriptionsResponse()
@@ -149,7 +157,9 @@ struct OperatorService: Dapr_Proto_Operator_V1_Operator.SimpleServiceProtocol {
 
   // === Resiliency ===
 
-  func getResiliency(request: Dapr_Proto_Operator_V1_GetResiliencyRequest, context: ServerContext) async throws
+  func getResiliency(
+    request: Dapr_Proto_Operator_V1_GetResiliencyRequest, context: ServerContext
+  ) async throws
     -> Dapr_Proto_Operator_V1_GetResiliencyResponse
   {
     let scope = try Self.authorize(context, namespace: request.namespace)
@@ -158,7 +168,9 @@ struct OperatorService: Dapr_Proto_Operator_V1_Operator.SimpleServiceProtocol {
     return response
   }
 
-  func listResiliency(request: Dapr_Proto_Operator_V1_ListResiliencyRequest, context: ServerContext) async throws
+  func listResiliency(
+    request: Dapr_Proto_Operator_V1_ListResiliencyRequest, context: ServerContext
+  ) async throws
     -> Dapr_Proto_Operator_V1_ListResiliencyResponse
   {
     var response = Dapr_Proto_Operator_V1_ListResiliencyResponse()
@@ -180,7 +192,9 @@ struct OperatorService: Dapr_Proto_Operator_V1_Operator.SimpleServiceProtocol {
 
   // === HTTP endpoints ===
 
-  func listHTTPEndpoints(request: Dapr_Proto_Operator_V1_ListHTTPEndpointsRequest, context: ServerContext)
+  func listHTTPEndpoints(
+    request: Dapr_Proto_Operator_V1_ListHTTPEndpointsRequest, context: ServerContext
+  )
     async throws -> Dapr_Proto_Operator_V1_ListHTTPEndpointsResponse
   {
     var response = Dapr_Proto_Operator_V1_ListHTTPEndpointsResponse()
@@ -200,42 +214,50 @@ struct OperatorService: Dapr_Proto_Operator_V1_Operator.SimpleServiceProtocol {
     }
   }
 
-  // === Kinds without CRDs yet: empty lists and quiet streams ===
+  // === MCP servers (Dapr 1.18; an operator on a cluster without the CRD answers empty, as Dapr) ===
 
-  func listMCPServers(request: Dapr_Proto_Operator_V1_ListMCPServersRequest, context: ServerContext) async throws
+  func listMCPServers(
+    request: Dapr_Proto_Operator_V1_ListMCPServersRequest, context: ServerContext
+  ) async throws
     -> Dapr_Proto_Operator_V1_ListMCPServersResponse
   {
-    _ = try Self.authorize(context, namespace: request.namespace)
-    return Dapr_Proto_Operator_V1_ListMCPServersResponse()
+    var response = Dapr_Proto_Operator_V1_ListMCPServersResponse()
+    response.mcpServers = list(.mcpServer, scope: try Self.authorize(context, namespace: request.namespace))
+    return response
   }
 
   func mcpServerUpdate(
     request: Dapr_Proto_Operator_V1_MCPServerUpdateRequest,
     response: RPCWriter<Dapr_Proto_Operator_V1_MCPServerUpdateEvent>, context: ServerContext
   ) async throws {
-    _ = try Self.authorize(context, namespace: request.namespace)
-    try await Self.quiet()
+    try await stream(.mcpServer, namespace: request.namespace, context: context, writer: response) { type, data in
+      var event = Dapr_Proto_Operator_V1_MCPServerUpdateEvent()
+      event.mcpServer = data
+      event.type = Self.eventType(type)
+      return event
+    }
   }
+
+  // === Workflow access policies (Dapr 1.18; as MCP servers) ===
 
   func listWorkflowAccessPolicy(
     request: Dapr_Proto_Operator_V1_ListWorkflowAccessPolicyRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Operator_V1_ListWorkflowAccessPolicyResponse {
-    _ = try Self.authorize(context, namespace: request.namespace)
-    return Dapr_Proto_Operator_V1_ListWorkflowAccessPolicyResponse()
+    var response = Dapr_Proto_Operator_V1_ListWorkflowAccessPolicyResponse()
+    response.policies = list(.workflowAccessPolicy, scope: try Self.authorize(context, namespace: request.namespace))
+    return response
   }
 
   func workflowAccessPolicyUpdate(
     request: Dapr_Proto_Operator_V1_WorkflowAccessPolicyUpdateRequest,
     response: RPCWriter<Dapr_Proto_Operator_V1_WorkflowAccessPolicyUpdateEvent>, context: ServerContext
   ) async throws {
-    _ = try Self.authorize(context, namespace: request.namespace)
-    try await Self.quiet()
-  }
-
-  /// Holds a stream open with nothing to send until the client or the server ends it.
-  static func quiet() async throws {
-    let (never, continuation) = AsyncStream.makeStream(of: Void.self)
-    for await _ in never {}
-    continuation.finish()
+    try await stream(.workflowAccessPolicy, namespace: request.namespace, context: context, writer: response) {
+      type, data in
+      var event = Dapr_Proto_Operator_V1_WorkflowAccessPolicyUpdateEvent()
+      event.policy = data
+      event.type = Self.eventType(type)
+      return event
+    }
   }
 }

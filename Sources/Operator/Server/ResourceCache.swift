@@ -15,6 +15,8 @@ public final class ResourceCache: Service, Sendable {
   let subscriptions: Informer<DaprSubscription>
   let resiliencies: Informer<DaprResiliency>
   let httpEndpoints: Informer<DaprHTTPEndpoint>
+  let mcpServers: Informer<DaprMCPServer>
+  let workflowAccessPolicies: Informer<DaprWorkflowAccessPolicy>
   let secrets: Informer<Secret>
   /// Injected pods (label `dapr.io/sidecar-injected=true`), only their app id and `dapr.io/config`.
   let pods: Informer<Pod>
@@ -24,6 +26,8 @@ public final class ResourceCache: Service, Sendable {
   /// Set once, before the streams open.
   let hub = LatestValue<ResourceHub?>(nil)
   let client: KubernetesClient
+  /// The optional kinds whose CRDs are not installed (found at start; served as empty).
+  private let absentKinds = Mutex<Set<ResourceKind>>([])
   /// When each missing-Secret Event was last recorded, by resource uid and Secret, so a broken resource is
   /// reported once every ten minutes rather than on every list.
   private let reported = Mutex<[String: ContinuousClock.Instant]>([:])
@@ -35,6 +39,8 @@ public final class ResourceCache: Service, Sendable {
     subscriptions = Informer(client: client, logger: logger)
     resiliencies = Informer(client: client, logger: logger)
     httpEndpoints = Informer(client: client, logger: logger)
+    mcpServers = Informer(client: client, logger: logger)
+    workflowAccessPolicies = Informer(client: client, logger: logger)
     secrets = Informer(client: client, logger: logger)
     var podConfiguration = InformerConfiguration<Pod>()
     podConfiguration.labelSelector = "dapr.io/sidecar-injected=true"
@@ -87,6 +93,8 @@ public final class ResourceCache: Service, Sendable {
     case .subscription: all = subscriptions.store.values.map { .object($0.json) }
     case .resiliency: all = resiliencies.store.values.map { .object($0.json) }
     case .httpEndpoint: all = httpEndpoints.store.values.map { .object($0.json) }
+    case .mcpServer: all = mcpServers.store.values.map { .object($0.json) }
+    case .workflowAccessPolicy: all = workflowAccessPolicies.store.values.map { .object($0.json) }
     }
     return all.filter { $0["metadata"]?["namespace"]?.stringValue == namespace }
       .sorted { ($0["metadata"]?["name"]?.stringValue ?? "") < ($1["metadata"]?["name"]?.stringValue ?? "") }
@@ -115,7 +123,8 @@ public final class ResourceCache: Service, Sendable {
     case .component: return try SecretResolution.component(object, lookup: lookup)
     case .httpEndpoint: return try SecretResolution.httpEndpoint(object, lookup: lookup)
     case .configuration: return try SecretResolution.configuration(object, lookup: lookup)
-    default: return object
+    case .mcpServer: return try SecretResolution.mcpServer(object, lookup: lookup)
+    case .subscription, .resiliency, .workflowAccessPolicy: return object
     }
   }
 
@@ -157,27 +166,61 @@ public final class ResourceCache: Service, Sendable {
 
   // === Running ===
 
+  /// Whether the CRD of an optional kind was missing at start.
+  public func isAbsent(_ kind: ResourceKind) -> Bool { absentKinds.withLock { $0.contains(kind) } }
+
+  /// Finds which optional kinds' CRDs are missing: a list of one object answers 404 for a resource the API server
+  /// does not serve.
+  func findAbsentKinds() async throws {
+    func probe<Object: KubernetesObject>(_ type: Object.Type, _ kind: ResourceKind) async throws {
+      do {
+        _ = try await client.list(type, options: ListOptions(limit: 1))
+      } catch let error where error.code == .notFound {
+        absentKinds.withLock { _ = $0.insert(kind) }
+        logger.warning(
+          "The \(Object.resource.plural).\(Object.resource.group) CRD is not installed: sidecars get no \(Object.resource.kind)s until it is (apply crds/ and restart the operator)"
+        )
+      } catch {
+        // Anything else (the API server not reachable yet): the informer will retry as for every other kind.
+        try Task.checkCancellation()
+      }
+    }
+    try await probe(DaprMCPServer.self, .mcpServer)
+    try await probe(DaprWorkflowAccessPolicy.self, .workflowAccessPolicy)
+  }
+
   public func run() async throws {
+    try await findAbsentKinds()
     // Subscribed before the informers start, so that no change between a list and a subscription is lost.
     let componentEvents = components.events()
     let configurationEvents = configurations.events()
     let subscriptionEvents = subscriptions.events()
     let resiliencyEvents = resiliencies.events()
     let httpEndpointEvents = httpEndpoints.events()
+    let mcpServerEvents = mcpServers.events()
+    let policyEvents = workflowAccessPolicies.events()
     let secretEvents = secrets.events()
+    var informers: [any Service] = [
+      components, configurations, subscriptions, resiliencies, httpEndpoints, secrets, pods,
+    ]
+    var synced: [@Sendable () async -> Void] = [
+      components.waitUntilSynced, configurations.waitUntilSynced, subscriptions.waitUntilSynced,
+      resiliencies.waitUntilSynced, httpEndpoints.waitUntilSynced, secrets.waitUntilSynced,
+    ]
+    if !isAbsent(.mcpServer) {
+      informers.append(mcpServers)
+      synced.append(mcpServers.waitUntilSynced)
+    }
+    if !isAbsent(.workflowAccessPolicy) {
+      informers.append(workflowAccessPolicies)
+      synced.append(workflowAccessPolicies.waitUntilSynced)
+    }
     try await withThrowingTaskGroup(of: Void.self) { group in
-      for informer in [
-        components as any Service, configurations, subscriptions, resiliencies, httpEndpoints, secrets, pods,
-      ] {
+      for informer in informers {
         group.addTask { try await informer.run() }
       }
-      group.addTask { [self] in
-        await components.waitUntilSynced()
-        await configurations.waitUntilSynced()
-        await subscriptions.waitUntilSynced()
-        await resiliencies.waitUntilSynced()
-        await httpEndpoints.waitUntilSynced()
-        await secrets.waitUntilSynced()
+      group.addTask { [self, synced] in
+        for wait in synced { await wait() }
         // Not the pod cache: until it has synced every app gets all of its namespace's Configurations.
         readiness.markReady(Self.readinessTarget)
       }
@@ -186,6 +229,8 @@ public final class ResourceCache: Service, Sendable {
       group.addTask { [self] in await dispatch(subscriptionEvents, as: .subscription) }
       group.addTask { [self] in await dispatch(resiliencyEvents, as: .resiliency) }
       group.addTask { [self] in await dispatch(httpEndpointEvents, as: .httpEndpoint) }
+      group.addTask { [self] in await dispatch(mcpServerEvents, as: .mcpServer) }
+      group.addTask { [self] in await dispatch(policyEvents, as: .workflowAccessPolicy) }
       group.addTask { [self] in await dispatchSecrets(secretEvents) }
       try await group.waitForAll()
     }
@@ -212,7 +257,7 @@ public final class ResourceCache: Service, Sendable {
     }
   }
 
-  /// A changed Secret sends UPDATED for the Components, HTTPEndpoints and Configurations that use it, within the
+  /// A changed Secret sends UPDATED for the Components, HTTPEndpoints, MCPServers and Configurations that use it, within the
   /// informer's delay, rather than on the sidecar's next re-list as in Dapr.
   func dispatchSecrets(_ events: AsyncStream<InformerEvent<Secret>>) async {
     var listed = false
@@ -226,7 +271,7 @@ public final class ResourceCache: Service, Sendable {
       }
       let namespace = secret.metadata.namespace ?? ""
       let name = secret.metadata.name ?? ""
-      for kind in [ResourceKind.component, .httpEndpoint, .configuration] {
+      for kind in [ResourceKind.component, .httpEndpoint, .mcpServer, .configuration] {
         let users = objects(kind, namespace: namespace).filter { Self.refers($0, to: name) }
         if !users.isEmpty { hub.republish(kind, users.map(ResourceSnapshot.init(object:))) }
       }
