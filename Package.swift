@@ -334,6 +334,23 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
+    // The chart, the CRDs, the plain manifests and the RBAC, checked with real Helm, Kubernetes' schemas, the
+    // binaries' own flag parsers and, with an audit log, the real API server.
+    .testTarget(
+      name: "PackagingTests",
+      dependencies: [
+        "Operator", "Injector", "Sentry", "Placement", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport",
+        "DaprProto",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Yams", package: "Yams"),
+      ]
+    ),
     // Starts the four binaries and checks /healthz, /metrics (with promtool) and SIGTERM.
     .testTarget(
       name: "ExecutablesTests",

@@ -1,3 +1,4 @@
+import ControlPlaneTestSupport
 import Foundation
 import Injector
 import Kubernetes
@@ -7,25 +8,7 @@ import Testing
 /// that comes out is checked.
 @Suite struct KubectlPatchTests {
   static func applied(_ pod: JSONValue, _ operations: [PatchOperation]) throws -> JSONValue {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubectl-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let podFile = directory.appendingPathComponent("pod.json")
-    try JSONCoding.encode(pod).write(to: podFile)
-    let patch = String(decoding: try JSONCoding.encode(operations), as: UTF8.self)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["kubectl", "patch", "--local", "-f", podFile.path, "--type=json", "-p", patch, "-o", "json"]
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw UnexpectedPlan(description: "kubectl patch failed: \(message)") }
-    return try JSONCoding.parse(data)
+    try Kubectl.patchLocally(pod, operations)
   }
 
   @Test(
