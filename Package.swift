@@ -169,15 +169,25 @@ let package = Package(
     ),
     // Thin `@main` entry points; the binaries are named as Dapr's image names them.
     .executableTarget(name: "SentryCommand", dependencies: ["Sentry", argumentParser], linkerSettings: compactBinary),
-    .executableTarget(name: "OperatorCommand", dependencies: ["Operator", argumentParser], linkerSettings: compactBinary),
-    .executableTarget(name: "InjectorCommand", dependencies: ["Injector", argumentParser], linkerSettings: compactBinary),
-    .executableTarget(name: "PlacementCommand", dependencies: ["Placement", argumentParser], linkerSettings: compactBinary),
+    .executableTarget(
+      name: "OperatorCommand", dependencies: ["Operator", argumentParser], linkerSettings: compactBinary),
+    .executableTarget(
+      name: "InjectorCommand", dependencies: ["Injector", argumentParser], linkerSettings: compactBinary),
+    .executableTarget(
+      name: "PlacementCommand", dependencies: ["Placement", argumentParser], linkerSettings: compactBinary),
+    // What runs the control plane on this machine, for the local runner and the tests alike: the Kubernetes test
+    // control plane, the chart rendered and applied, child processes that die with their parent, external tools.
+    .target(
+      name: "LocalControlPlane",
+      dependencies: ["Kubernetes"]
+    ),
     // Helpers for tests: an in-memory CA, running services in the background, one-shot signals.
     .target(
       name: "ControlPlaneTestSupport",
       dependencies: [
         "ControlPlaneKit",
         "Kubernetes",
+        "LocalControlPlane",
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "SwiftASN1", package: "swift-asn1"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -349,7 +359,8 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "Yams", package: "Yams"),
-      ]
+      ],
+      exclude: ["Fixtures"]
     ),
     // Starts the four binaries and checks /healthz, /metrics (with promtool) and SIGTERM.
     .testTarget(

@@ -17,6 +17,12 @@ import X509
   /// A values file written the way Dapr's users write them, installed unchanged.
   static let daprStyleValues = "charts/dapr/ci/dapr-style-values.yaml"
 
+  /// ServiceMonitors, PodMonitors, the PrometheusRule and the Grafana dashboards, all on.
+  static let monitoring = [
+    "global.prometheus.serviceMonitor.enabled=true", "global.prometheus.podMonitor.enabled=true",
+    "global.prometheus.rules.enabled=true", "global.grafana.dashboards.enabled=true",
+  ]
+
   static let scenarios: [Values] = [
     Values(name: "default values"),
     Values(name: "high availability", sets: ["global.ha.enabled=true"]),
@@ -26,6 +32,7 @@ import X509
     Values(name: "Kubernetes 1.20 with high availability", sets: ["global.ha.enabled=true"], kubeVersion: "1.20.0"),
     Values(name: "Kubernetes 1.30", kubeVersion: "1.30.0"),
     Values(name: "the user's own CA (Dapr's dapr_sentry.tls values)", setFiles: BringYourOwnCA.setFiles),
+    Values(name: "every monitoring object", sets: monitoring),
   ]
 
   // === Helm and Kubernetes' schemas ===
@@ -280,6 +287,48 @@ import X509
       let mounts = RenderedChart.containers(of: workload).first?["volumeMounts"]?.arrayValue ?? []
       #expect(mounts.contains { $0["mountPath"]?.stringValue == "/var/run/secrets/dapr.io/sentrytoken" }, "\(binary)")
     }
+  }
+
+  // === Monitoring ===
+
+  @Test func promtoolAcceptsTheAlertRules() throws {
+    let install = try RenderedInstall.render(sets: Self.monitoring)
+    let rules = try #require(install.objects(kind: "PrometheusRule").first)
+    let groups = try #require(rules["spec"]?["groups"]?.arrayValue)
+    #expect(groups.count >= 1)
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("rules-\(UUID().uuidString).yaml")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try JSONCoding.encode(JSONValue.object(["groups": .array(groups)])).write(to: file)
+    let output = try ExternalTool("promtool", ["check", "rules", file.path]).run()
+    #expect(output.succeeded, "\(output.standardOutput)\(output.standardError)")
+    // The alerts the chart promises: certificate expiry at 30 and 7 days, sign and injection failures, placement
+    // leadership, operator trouble.
+    let alerts = Set(groups.flatMap { $0["rules"]?.arrayValue ?? [] }.compactMap { $0["alert"]?.stringValue })
+    let expressions = MonitoringQueries.expressions(in: install).joined(separator: "\n")
+    for metric in [
+      "dapr_sentry_rootcert_expiry_timestamp", "dapr_sentry_issuercert_expiry_timestamp",
+      "dapr_sentry_cert_sign_failure_total", "dapr_injector_sidecar_injection_failed_total",
+      "dapr_placement_leader_status", "dapr_operator_secret_resolution_failures_total",
+    ] {
+      #expect(expressions.contains(metric), "no alert watches \(metric)")
+    }
+    #expect(alerts.count >= 8, "\(alerts.sorted())")
+  }
+
+  @Test func everyDashboardIsAConfigMapGrafanaFindsWithAUniqueUID() throws {
+    let install = try RenderedInstall.render(sets: Self.monitoring)
+    let dashboards = install.objects(kind: "ConfigMap").filter {
+      $0["metadata"]?["labels"]?["grafana_dashboard"] != nil
+    }
+    #expect(dashboards.count == 4)
+    var uids: Set<String> = []
+    for map in dashboards {
+      for value in (map["data"]?.objectValue ?? [:]).values {
+        let dashboard = try JSONCoding.parse(Data((value.stringValue ?? "").utf8))
+        uids.insert(dashboard["uid"]?.stringValue ?? "")
+      }
+    }
+    #expect(uids.count == 4 && !uids.contains(""))
   }
 
   // === One source for the CRDs, plain manifests in step ===

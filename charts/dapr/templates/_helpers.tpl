@@ -362,3 +362,83 @@ spec:
     matchLabels:
       app: {{ .app }}
 {{- end -}}
+
+{{- /* === Monitoring (parent chart only) ================================================================== */ -}}
+
+{{- /*
+The control-plane components this release installs, as a YAML list for fromYamlArray, each with:
+  name       the short name (dashboards/<name>.json, global.prometheus.* docs);
+  app        the pods' and Services' "app" label, which the monitors make the scrape job's name (jobLabel: app);
+  chart      the subchart that installs it (its "component" value labels the component's monitoring objects);
+  service    the chart's Service that already carries the "metrics" port, or "" when a ServiceMonitor needs a
+             dedicated headless Service (<app>-metrics);
+  replicas   false when the component is installed with no replicas (placement's scaleZero).
+The injector is left out when dapr_sidecar_injector.enabled is false, placement unless actors are on and served by
+this chart's placement (the same conditions as their workloads).
+*/ -}}
+{{- define "dcp.monitoredComponents" -}}
+{{- $values := .Values -}}
+{{- $global := $values.global -}}
+- name: operator
+  app: dapr-operator
+  chart: dapr_operator
+  service: dapr-api
+  replicas: true
+{{- if $values.dapr_sidecar_injector.enabled }}
+- name: injector
+  app: dapr-sidecar-injector
+  chart: dapr_sidecar_injector
+  service: ""
+  replicas: true
+{{- end }}
+- name: sentry
+  app: dapr-sentry
+  chart: dapr_sentry
+  service: dapr-sentry
+  replicas: true
+{{- if and $global.actors.enabled (eq (toString $global.actors.serviceName) "placement") }}
+- name: placement
+  app: dapr-placement-server
+  chart: dapr_placement
+  service: ""
+  replicas: {{ not $values.dapr_placement.scaleZero }}
+{{- end }}
+{{- end -}}
+
+{{- /*
+Labels of a monitoring object of the parent chart: dcp.labels with app.kubernetes.io/component set to `component`,
+then the user's `extra` labels (which win). Keys sorted, values quoted. dict: root, app, component, extra.
+*/ -}}
+{{- define "dcp.monitoringLabels" -}}
+{{- $root := merge (dict "Values" (merge (dict "component" .component) .root.Values)) .root -}}
+{{- $labels := include "dcp.labels" (dict "root" $root "app" .app) | fromYaml -}}
+{{- range $key, $value := (.extra | default dict) }}
+{{- $_ := set $labels $key (toString $value) -}}
+{{- end }}
+{{- range $key := keys $labels | sortAlpha }}
+{{ $key }}: {{ index $labels $key | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{- /*
+Refuses a monitoring value whose objects would have nothing to scrape: with global.prometheus.enabled false the
+binaries serve no metrics and the pods have no metrics port. dict: root, value (the value's name).
+*/ -}}
+{{- define "dcp.requireMetrics" -}}
+{{- if not .root.Values.global.prometheus.enabled -}}
+{{- fail (printf "%s needs global.prometheus.enabled: with metrics off the binaries serve no metrics to monitor" .value) -}}
+{{- end -}}
+{{- end -}}
+
+{{- /* The scrape endpoint settings shared by ServiceMonitors and PodMonitors. dict: root, settings (the monitor's values). */ -}}
+{{- define "dcp.scrapeEndpoint" -}}
+- port: metrics
+  path: /metrics
+  scheme: http
+  {{- with .settings.interval }}
+  interval: {{ . | quote }}
+  {{- end }}
+  {{- with .settings.scrapeTimeout }}
+  scrapeTimeout: {{ . | quote }}
+  {{- end }}
+{{- end -}}

@@ -16,17 +16,36 @@ public final class ChildProcess: Sendable {
     return url
   }
 
+  static let setpriv = "/usr/bin/setpriv"
+
   private let process: Process
   private let output = CapturedText()
   private let exited = Signal<Int32>()
   private let drained = Signal<Void>()
 
-  /// Starts `name` (an executable of this package) with `arguments`.
-  public init(_ name: String, arguments: [String], environment: [String: String] = [:]) throws {
+  /// Starts `name` (an executable of this package) with `arguments`, in this process's environment plus
+  /// `environment`.
+  public convenience init(_ name: String, arguments: [String], environment: [String: String] = [:]) throws {
+    try self.init(
+      executable: Self.binariesDirectory.appendingPathComponent(name), arguments: arguments,
+      environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
+  }
+
+  /// Starts `executable` with exactly `environment`. The kernel stops it (SIGTERM) when this process dies, even
+  /// by a crash: it is started through util-linux's `setpriv --pdeathsig`, which then becomes it.
+  public init(
+    executable: URL, arguments: [String], environment: [String: String], currentDirectory: URL? = nil
+  ) throws {
     let process = Process()
-    process.executableURL = Self.binariesDirectory.appendingPathComponent(name)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    if FileManager.default.isExecutableFile(atPath: Self.setpriv) {
+      process.executableURL = URL(fileURLWithPath: Self.setpriv)
+      process.arguments = ["--pdeathsig", "TERM", "--", executable.path] + arguments
+    } else {
+      process.executableURL = executable
+      process.arguments = arguments
+    }
+    process.environment = environment
+    if let currentDirectory { process.currentDirectoryURL = currentDirectory }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
