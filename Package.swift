@@ -21,6 +21,8 @@ let package = Package(
     .executable(name: "injector", targets: ["InjectorCommand"]),
     .executable(name: "sentry", targets: ["SentryCommand"]),
     .executable(name: "placement", targets: ["PlacementCommand"]),
+    .executable(name: "dapr-sidecar-sim", targets: ["SidecarSimulatorCommand"]),
+    .executable(name: "dapr-local", targets: ["LocalRunner"]),
     .library(name: "ControlPlaneKit", targets: ["ControlPlaneKit"]),
     .library(name: "DaprProto", targets: ["DaprProto"]),
     .library(name: "Kubernetes", targets: ["Kubernetes"]),
@@ -167,6 +169,21 @@ let package = Package(
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
       ]
     ),
+    // daprd's side of sentry, the operator and placement, for injected pods: the sidecar simulator.
+    .target(
+      name: "SidecarSimulator",
+      dependencies: [
+        "ControlPlaneKit", "DaprProto", "Kubernetes", "PlacementSimulator",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
+    .executableTarget(name: "SidecarSimulatorCommand", dependencies: ["SidecarSimulator", argumentParser]),
     // Thin `@main` entry points; the binaries are named as Dapr's image names them.
     .executableTarget(name: "SentryCommand", dependencies: ["Sentry", argumentParser], linkerSettings: compactBinary),
     .executableTarget(
@@ -179,7 +196,15 @@ let package = Package(
     // control plane, the chart rendered and applied, child processes that die with their parent, external tools.
     .target(
       name: "LocalControlPlane",
-      dependencies: ["Kubernetes"]
+      dependencies: ["Kubernetes", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+    ),
+    // `dapr-local`, which scripts/run-local.sh runs: the control plane on this machine, from the chart, with a demo.
+    .executableTarget(
+      name: "LocalRunner",
+      dependencies: [
+        "LocalControlPlane", "Kubernetes", argumentParser,
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+      ]
     ),
     // Helpers for tests: an in-memory CA, running services in the background, one-shot signals.
     .target(
@@ -343,6 +368,10 @@ let package = Package(
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
       ]
+    ),
+    .testTarget(
+      name: "SidecarSimulatorTests",
+      dependencies: ["SidecarSimulator", "Injector", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport"]
     ),
     // The chart, the CRDs, the plain manifests and the RBAC, checked with real Helm, Kubernetes' schemas, the
     // binaries' own flag parsers and, with an audit log, the real API server.

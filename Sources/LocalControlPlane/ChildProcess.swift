@@ -65,7 +65,7 @@ public final class ChildProcess: Sendable {
     }
     let exited = self.exited
     process.terminationHandler = { process in exited.fire(process.terminationStatus) }
-    try process.run()
+    try SpawnThread.shared.run { try process.run() }
   }
 
   /// Everything the process wrote to stdout and stderr so far.
@@ -91,6 +91,16 @@ public final class ChildProcess: Sendable {
       group.cancelAll()
     }
     return status
+  }
+
+  /// Waits (blocking) until the process has exited, sending SIGKILL after `limit`.
+  public func waitForExit(within limit: Duration) {
+    let deadline = ContinuousClock.now + limit
+    while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+    if process.isRunning {
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+    }
   }
 
   deinit {

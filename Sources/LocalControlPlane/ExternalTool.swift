@@ -54,7 +54,7 @@ public struct ExternalTool: Sendable {
     process.standardOutput = output
     process.standardError = errors
     process.standardInput = stdin
-    try process.run()
+    try SpawnThread.shared.run { try process.run() }
     // Both pipes are drained on their own threads, so a tool that fills one while the other is read never blocks.
     let collected = CapturedText()
     let reader = Thread {

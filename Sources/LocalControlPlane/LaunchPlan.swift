@@ -16,10 +16,12 @@ public struct LaunchPlan: Hashable, Sendable {
     public let description: String
   }
 
-  /// The plan for `container` (a pod template's container) of pod `podName` in `namespace`.
+  /// The plan for `container` (a pod template's container) of pod `podName` in `namespace`. `configMaps` holds the
+  /// data of the ConfigMaps (by name, in `namespace`) its `configMapKeyRef`s may name.
   public static func make(
     container: JSONValue, podName: String, namespace: String, serviceAccount: String,
-    extraArguments: [String] = [], environmentOverrides: [String: String] = [:]
+    configMaps: [String: [String: String]] = [:], extraArguments: [String] = [],
+    environmentOverrides: [String: String] = [:]
   ) throws(Unsupported) -> LaunchPlan {
     guard let command = container["command"]?.arrayValue?.compactMap(\.stringValue), let first = command.first,
       command.count == 1, first.hasPrefix("/")
@@ -39,6 +41,14 @@ public struct LaunchPlan: Hashable, Sendable {
         case "spec.serviceAccountName": environment[name] = serviceAccount
         case "status.podIP", "status.hostIP": environment[name] = "127.0.0.1"
         default: throw Unsupported(description: "env \(name) refers to field \(path)")
+        }
+      } else if let reference = variable["valueFrom"]?["configMapKeyRef"] {
+        let map = reference["name"]?.stringValue ?? ""
+        let key = reference["key"]?.stringValue ?? ""
+        if let value = configMaps[map]?[key] {
+          environment[name] = value
+        } else if reference["optional"]?.boolValue != true {
+          throw Unsupported(description: "env \(name) comes from ConfigMap \(map) key \(key), which does not exist")
         }
       } else if variable["valueFrom"] != nil {
         throw Unsupported(

@@ -111,11 +111,20 @@ public actor LocalKubernetes {
 
     /// Stops the control plane (its script stops etcd, the API server and the controller manager).
     public func stop() { kill(pid, SIGTERM) }
+
+    /// Stops the control plane and waits (blocking, up to 30 s) until its script has stopped everything.
+    public func stopAndWait() {
+      stop()
+      for _ in 0..<300 where kill(pid, 0) == 0 { usleep(100_000) }
+    }
   }
 
-  /// Starts a control plane for one test; with `audit` the API server logs every service account's request.
-  public static func dedicated(audit: Bool = false) async throws -> Dedicated {
-    let (cluster, process) = try await start(arguments: audit ? ["--audit"] : [])
+  /// Starts a control plane for one test or one local run; with `audit` the API server logs every service
+  /// account's request; `serviceCIDR` is the range of the Services' cluster IPs (see ``WebhookRouting``).
+  public static func dedicated(audit: Bool = false, serviceCIDR: String? = nil) async throws -> Dedicated {
+    var arguments = audit ? ["--audit"] : []
+    if let serviceCIDR { arguments += ["--service-cidr", serviceCIDR] }
+    let (cluster, process) = try await start(arguments: arguments)
     return Dedicated(cluster: cluster, pid: process.processIdentifier)
   }
 
@@ -138,7 +147,7 @@ public actor LocalKubernetes {
     let output = Pipe()
     process.standardOutput = output
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-    try process.run()
+    try SpawnThread.shared.run { try process.run() }
 
     // The script prints one line, `READY kubeconfig=... server=... etcd=... dir=...`, when the control plane is up.
     let line = try await Task.detached { () throws -> String in

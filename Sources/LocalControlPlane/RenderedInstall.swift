@@ -50,6 +50,16 @@ public struct RenderedInstall: Sendable {
     workload["spec"]?["template"]?["spec"]?["serviceAccountName"]?.stringValue
   }
 
+  /// The data of the install's ConfigMaps in its namespace, by name (what `configMapKeyRef`s resolve to).
+  public var configMapData: [String: [String: String]] {
+    var maps: [String: [String: String]] = [:]
+    for map in objects(kind: "ConfigMap") where map["metadata"]?["namespace"]?.stringValue == namespace {
+      maps[map["metadata"]?["name"]?.stringValue ?? ""] = (map["data"]?.objectValue ?? [:]).compactMapValues(
+        \.stringValue)
+    }
+    return maps
+  }
+
   /// The multi-document YAML of `objects`, for `kubectl apply -f -`.
   public static func yaml(_ objects: [JSONValue]) throws -> String {
     // JSON is YAML: one JSON document per object, separated as YAML documents.

@@ -37,6 +37,13 @@ public struct OperatorOptions: ParsableArguments, Sendable {
     help: "Let the watchdog label the pods it checked.")
   public var watchdogCanPatchPodLabels = false
 
+  @Option(
+    name: .customLong("secret-namespaces"),
+    help:
+      "Read Secrets only in these namespaces (comma-separated; default: $DAPR_OPERATOR_SECRET_NAMESPACES, else all). Beyond Dapr (dapr#4969): the chart sets it from dapr_rbac.secretReader.namespaces, whose RBAC grants no cluster-wide Secret access."
+  )
+  public var secretNamespaces = ""
+
   @Option(name: .customLong("trust-anchors-file"), help: "The control plane's trust anchors (PEM).")
   public var trustAnchorsFile = "/var/run/secrets/dapr.io/tls/ca.crt"
 
@@ -69,6 +76,13 @@ public struct OperatorOptions: ParsableArguments, Sendable {
     "disable-leader-election", "disable-service-reconciler", "enable-argo-rollout-service-reconciler",
     "watchdog-can-patch-pod-labels",
   ])
+
+  /// `--secret-namespaces` as a set, else `DAPR_OPERATOR_SECRET_NAMESPACES` (the chart sets it from
+  /// `dapr_rbac.secretReader.namespaces`); empty: every namespace.
+  public func secretNamespaceSet(environment: [String: String]) -> Set<String> {
+    let list = secretNamespaces.isEmpty ? environment["DAPR_OPERATOR_SECRET_NAMESPACES"] ?? "" : secretNamespaces
+    return Set(list.split(separator: ",").map { String($0).trimmingWhitespace }.filter { !$0.isEmpty })
+  }
 
   public func validate() throws {
     do {

@@ -47,7 +47,8 @@ public enum OperatorServer {
     let metrics = OperatorMetrics(registry: environment.metrics)
     let cache = ResourceCache(
       client: client, metrics: metrics, readiness: environment.readiness,
-      logger: environment.logger(subscope: "informer"))
+      logger: environment.logger(subscope: "informer"),
+      secretNamespaces: options.secretNamespaceSet(environment: processEnvironment))
     let hub = cache.makeHub(metrics: metrics, logger: environment.logger(subscope: "api"))
 
     let anchors = try TrustBundleWatcher(

@@ -20,16 +20,24 @@ public final class SimulatedSidecar: Sendable {
 
   struct State {
     var orders: [Order] = []
-    var waiters: [(id: Int, predicate: @Sendable ([Order]) -> Bool, continuation: CheckedContinuation<[Order], any Error>)] = []
+    var waiters:
+      [(id: Int, predicate: @Sendable ([Order]) -> Bool, continuation: CheckedContinuation<[Order], any Error>)] = []
     var nextWaiter = 0
     var ended: (any Error)?? = nil
   }
 
+  /// Whether every order is kept for ``orders`` and ``waitUntil(_:)`` (a long-running sidecar keeps none).
+  public let keepsOrders: Bool
+  /// Called with each order as it arrives, before it is acknowledged.
+  private let onOrder: (@Sendable (Order) -> Void)?
+
   public init(
     name: String, appID: String, namespace: String = "default", actorTypes: [String] = [], acknowledges: Bool = true,
-    decodesTables: Bool = true
+    decodesTables: Bool = true, keepsOrders: Bool = true, onOrder: (@Sendable (Order) -> Void)? = nil
   ) {
     self.decodesTables = decodesTables
+    self.keepsOrders = keepsOrders
+    self.onOrder = onOrder
     var host = Host()
     host.name = name
     host.id = appID
@@ -106,6 +114,8 @@ public final class SimulatedSidecar: Sendable {
   }
 
   private func record(_ order: Order) {
+    onOrder?(order)
+    guard keepsOrders else { return }
     state.withLock { state in
       state.orders.append(order)
       let orders = state.orders

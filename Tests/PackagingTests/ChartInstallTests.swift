@@ -40,20 +40,16 @@ import Testing
     defer { dedicated.stop() }
     let cluster = dedicated.cluster
     let kubeconfig = cluster.kubeconfigPath
-    let admin = try cluster.adminClient()
-    let install = try RenderedInstall.render(namespace: Self.namespace, sets: ["global.kubeVersion=1.20.0"])
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("install-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: work) }
+    let installation = try LocalInstallation(
+      cluster: cluster,
+      install: try RenderedInstall.render(namespace: Self.namespace, sets: ["global.kubeVersion=1.20.0"]), work: work)
+    let (install, admin) = (installation.install, installation.admin)
 
     // --- kubectl apply, as a user without Helm would (deploy/dapr.yaml is the same objects) ---------------------
-    try Kubectl.run(["create", "namespace", Self.namespace], kubeconfig: kubeconfig)
-    try Kubectl.run(
-      ["apply", "-f", "-"], kubeconfig: kubeconfig, input: try RenderedInstall.yaml(install.customResourceDefinitions))
-    try Kubectl.run(
-      ["wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s"], kubeconfig: kubeconfig)
+    try installation.apply()
     let resources = try RenderedInstall.yaml(install.resources)
-    try Kubectl.run(["apply", "-f", "-"], kubeconfig: kubeconfig, input: resources)
     // Every object is there.
     let listed = try Kubectl.run(["get", "-f", "-", "-o", "name"], kubeconfig: kubeconfig, input: resources)
     #expect(listed.split(separator: "\n").count == install.resources.count, "\(listed)")
@@ -63,96 +59,22 @@ import Testing
     }
 
     // --- users' resources of every kind apply; a malformed one is refused with the field named ---------------------
-    try await cluster.createNamespaceForPods(Self.samples, client: admin)
-    try Kubectl.run(
-      ["create", "secret", "generic", "redis", "-n", Self.samples, "--from-literal=password=s3cret"],
-      kubeconfig: kubeconfig)
-    let fixtures = LocalKubernetes.repositoryRoot.appendingPathComponent("Tests/PackagingTests/Fixtures")
-    let applied = try Kubectl.run(
-      ["apply", "-f", fixtures.appendingPathComponent("samples.yaml").path], kubeconfig: kubeconfig)
-    for kind in [
-      "component", "configuration", "resiliency", "httpendpoint", "mcpserver", "workflowaccesspolicy", "subscription",
-    ] {
-      #expect(applied.contains("\(kind).dapr.io/"), "\(applied)")
-    }
+    try await Self.applySamples(cluster: cluster, admin: admin)
     let refused = try ExternalTool(
       "kubectl",
-      ["--kubeconfig", kubeconfig, "apply", "-f", fixtures.appendingPathComponent("invalid-component.yaml").path]
+      ["--kubeconfig", kubeconfig, "apply", "-f", Self.fixtures.appendingPathComponent("invalid-component.yaml").path]
     ).run()
     #expect(!refused.succeeded)
     #expect(refused.standardError.contains("version"), "\(refused.standardError)")
 
     // --- the four binaries, each from its container in the chart, under its own service account -----------------
-    let base = try cluster.configuration()
-    var running: [String: RunningBinary] = [:]
+    let started = try await installation.startControlPlane()
+    var running = started.binaries
+    let endpoints = started.endpoints
     defer { for binary in running.values { binary.process.signal() } }
-    @Sendable func start(
-      _ binary: String, extraArguments: [String], environment: [String: String]
-    ) async throws
-      -> RunningBinary
-    {
-      let workload = try #require(install.workload(running: binary), "the chart runs no \(binary)")
-      let account = try #require(RenderedInstall.serviceAccount(of: workload))
-      let pod = try await Self.firstPod(of: workload, admin: admin)
-      let podName = pod.metadata.name ?? ""
-      let files = work.appendingPathComponent(binary)
-      try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
-      let accountKubeconfig = files.appendingPathComponent("kubeconfig").path
-      try await ServiceAccountCredentials.writeKubeconfig(
-        admin: admin, base: base, serviceAccount: account, namespace: Self.namespace, to: accountKubeconfig)
-      let token = files.appendingPathComponent("sentry-token").path
-      try await ServiceAccountCredentials.writeBoundToken(
-        admin: admin, serviceAccount: account, namespace: Self.namespace, pod: pod,
-        audience: "spiffe://cluster.local/ns/\(Self.namespace)/dapr-sentry", to: token)
-      let (healthz, metrics) = (freeLocalPort(), freeLocalPort())
-      let plan = try LaunchPlan.make(
-        container: try #require(RenderedInstall.container(of: workload)), podName: podName,
-        namespace: Self.namespace, serviceAccount: account,
-        extraArguments: extraArguments + [
-          "--kubeconfig", accountKubeconfig, "--healthz-port", "\(healthz)", "--metrics-port", "\(metrics)",
-          "--healthz-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1",
-        ],
-        environmentOverrides: environment.merging(["DAPR_SENTRY_TOKEN_FILE": token]) { $1 })
-      let process = try ChildProcess(
-        executable: ChildProcess.binariesDirectory.appendingPathComponent(plan.binary), arguments: plan.arguments,
-        environment: plan.environment)
-      let started = RunningBinary(process: process, healthzPort: healthz, metricsPort: metrics, pod: podName)
-      try await started.waitUntilHealthy(binary)
-      return started
-    }
-
-    let sentryPort = freeLocalPort()
-    running["sentry"] = try await start(
-      "sentry", extraArguments: ["--port", "\(sentryPort)", "--listen-address", "127.0.0.1"], environment: [:])
-    // Sentry generated the CA and published its root where the chart mounts it from.
-    var anchors = ""
-    try await eventually("sentry publishes the trust anchors in ConfigMap dapr-trust-bundle") {
-      anchors =
-        try await admin.get(ConfigMap.self, namespace: Self.namespace, name: "dapr-trust-bundle")
-        .json["data"]?["ca.crt"]?.stringValue ?? ""
-      return anchors.contains("BEGIN CERTIFICATE")
-    }
-    let anchorsFile = work.appendingPathComponent("ca.crt").path
-    try anchors.write(toFile: anchorsFile, atomically: true, encoding: .utf8)
-    let sentryAddress = "127.0.0.1:\(sentryPort)"
-    let client = ["DAPR_SENTRY_ADDRESS": sentryAddress, "DAPR_TRUST_ANCHORS_FILE": anchorsFile]
-
-    let (operatorPort, webhookPort, injectorPort, placementPort) =
-      (freeLocalPort(), freeLocalPort(), freeLocalPort(), freeLocalPort())
-    running["operator"] = try await start(
-      "operator",
-      extraArguments: [
-        "--port", "\(operatorPort)", "--listen-address", "127.0.0.1", "--webhook-server-port", "\(webhookPort)",
-        "--webhook-server-listen-address", "127.0.0.1", "--trust-anchors-file", anchorsFile,
-      ], environment: client)
-    running["injector"] = try await start(
-      "injector", extraArguments: ["--port", "\(injectorPort)", "--listen-address", "127.0.0.1"], environment: client)
-    running["placement"] = try await start(
-      "placement",
-      extraArguments: [
-        "--port", "\(placementPort)", "--listen-address", "127.0.0.1", "--trust-anchors-file", anchorsFile,
-        "--sentry-address", sentryAddress,
-      ], environment: client)
+    let anchors = try String(contentsOfFile: installation.trustAnchorsFile, encoding: .utf8)
+    let sentryAddress = "127.0.0.1:\(endpoints.sentry)"
+    let (operatorPort, injectorPort, placementPort) = (endpoints.operatorAPI, endpoints.injector, endpoints.placement)
 
     // --- each does its job ----------------------------------------------------------------------------------------
     // Placement leads through its Lease, under its pod's name.
@@ -263,6 +185,94 @@ import Testing
     }
   }
 
+  @Test func withSecretReaderNamespacesTheOperatorReadsSecretsThereOnlyAndSaysWhyElsewhere() async throws {
+    let dedicated = try await LocalKubernetes.dedicated(audit: true)
+    defer { dedicated.stop() }
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: work) }
+    let installation = try LocalInstallation(
+      cluster: dedicated.cluster,
+      install: try RenderedInstall.render(
+        namespace: Self.namespace,
+        sets: ["global.kubeVersion=1.20.0", "dapr_rbac.secretReader.namespaces={\(Self.samples)}"]),
+      work: work)
+    #expect(
+      !installation.install.objects(kind: "ClusterRole").contains { role in
+        role["rules"]?.arrayValue?.contains { $0["resources"]?.arrayValue?.contains("secrets") == true } == true
+      })
+    // The namespaces the Roles go to exist first (Helm, too, cannot create a Role in a missing namespace).
+    try await dedicated.cluster.createNamespaceForPods(Self.samples, client: installation.admin)
+    try installation.apply()
+    try await Self.applySamples(cluster: dedicated.cluster, admin: installation.admin)
+    // A Component in a namespace the operator may not read Secrets in.
+    try await dedicated.cluster.createNamespaceForPods("elsewhere", client: installation.admin)
+    try Kubectl.run(
+      ["apply", "-f", "-"], kubeconfig: dedicated.cluster.kubeconfigPath,
+      input: """
+        apiVersion: dapr.io/v1alpha1
+        kind: Component
+        metadata: {name: store, namespace: elsewhere}
+        spec:
+          type: state.redis
+          version: v1
+          metadata: [{name: redisPassword, secretKeyRef: {name: redis, key: password}}]
+        """)
+    let sentryPort = freeLocalPort()
+    let sentry = try await installation.start(
+      "sentry", extraArguments: ["--port", "\(sentryPort)", "--listen-address", "127.0.0.1"])
+    defer { sentry.process.signal() }
+    let anchors = try await installation.waitForTrustAnchors()
+    let sentryAddress = "127.0.0.1:\(sentryPort)"
+    let operatorPort = freeLocalPort()
+    let operatorProcess = try await installation.start(
+      "operator",
+      extraArguments: [
+        "--port", "\(operatorPort)", "--listen-address", "127.0.0.1", "--webhook-server-port", "\(freeLocalPort())",
+        "--webhook-server-listen-address", "127.0.0.1", "--trust-anchors-file", installation.trustAnchorsFile,
+      ],
+      environment: ["DAPR_SENTRY_ADDRESS": sentryAddress, "DAPR_TRUST_ANCHORS_FILE": installation.trustAnchorsFile])
+    defer { operatorProcess.process.signal() }
+    // Ready (its Secret caches synced within its Roles), and the sample's Secret is filled in.
+    let sidecar = try await Self.sidecarIdentity(
+      sentryAddress: sentryAddress, anchors: anchors, admin: installation.admin, work: work)
+    #expect(try await Self.listComponents(operatorPort: operatorPort, sidecar: sidecar) == ["statestore"])
+    // A sidecar elsewhere gets no Component that needs a Secret, and the Component says why.
+    let stranger = try await Self.sidecarIdentity(
+      sentryAddress: sentryAddress, anchors: anchors, admin: installation.admin, work: work, namespace: "elsewhere")
+    #expect(try await Self.listComponents(operatorPort: operatorPort, sidecar: stranger, namespace: "elsewhere") == [])
+    try await eventually("the operator says why the Component elsewhere gets no Secret") {
+      try await installation.admin.list(Event.self, namespace: "elsewhere").items.contains {
+        $0.reason == "SecretNotFound" && ($0.message ?? "").contains("may read Secrets only in \(Self.samples)")
+      }
+    }
+    operatorProcess.process.signal()
+    sentry.process.signal()
+    _ = try await operatorProcess.process.exitStatus()
+    let forbidden = try AuditLog.read(try #require(dedicated.auditLogPath)).filter {
+      $0.user == "system:serviceaccount:\(Self.namespace):dapr-operator" && $0.code == 403
+    }
+    #expect(forbidden.isEmpty, "\(forbidden.map(\.description))")
+  }
+
+  static let fixtures = LocalKubernetes.repositoryRoot.appendingPathComponent("Tests/PackagingTests/Fixtures")
+
+  /// The samples namespace with Secret `redis` and one resource of every Dapr kind.
+  static func applySamples(cluster: LocalKubernetes.Cluster, admin: KubernetesClient) async throws {
+    if (try? await admin.get(Namespace.self, name: samples)) == nil {
+      try await cluster.createNamespaceForPods(samples, client: admin)
+    }
+    try Kubectl.run(
+      ["create", "secret", "generic", "redis", "-n", samples, "--from-literal=password=s3cret"],
+      kubeconfig: cluster.kubeconfigPath)
+    let applied = try Kubectl.run(
+      ["apply", "-f", fixtures.appendingPathComponent("samples.yaml").path], kubeconfig: cluster.kubeconfigPath)
+    for kind in [
+      "component", "configuration", "resiliency", "httpendpoint", "mcpserver", "workflowaccesspolicy", "subscription",
+    ] {
+      #expect(applied.contains("\(kind).dapr.io/"), "\(applied)")
+    }
+  }
+
   static let annotatedDeployment = """
     apiVersion: apps/v1
     kind: Deployment
@@ -276,19 +286,6 @@ import Testing
         spec:
           containers: [{name: app, image: checkout:1}]
     """
-
-  /// The first pod the controller manager created for `workload` (pods stay Pending: there is no kubelet).
-  static func firstPod(of workload: JSONValue, admin: KubernetesClient) async throws -> Pod {
-    let labels = workload["spec"]?["selector"]?["matchLabels"]?.objectValue ?? [:]
-    let selector = labels.map { "\($0.key)=\($0.value.stringValue ?? "")" }.sorted().joined(separator: ",")
-    var found: Pod?
-    try await eventually("a pod of \(selector) exists") {
-      found = try await admin.list(Pod.self, namespace: namespace, options: ListOptions(labelSelector: selector))
-        .items.first
-      return found != nil
-    }
-    return found!
-  }
 
   /// An AdmissionReview of an annotated pod, sent to the injector over TLS verified against the trust anchors.
   static func review(port: Int, anchors: String, appID: String = "checkout") async throws -> JSONValue {
@@ -325,23 +322,21 @@ import Testing
 
   /// An SVID from sentry for a pod of app `checkout`, with the trust anchors it was checked against.
   static func sidecarIdentity(
-    sentryAddress: String, anchors: String, admin: KubernetesClient, work: URL
-  ) async throws
-    -> (identity: TLSIdentity, anchors: LatestValue<TrustBundle>)
-  {
-    var pod = Pod(name: "checkout-sidecar", namespace: samples)
+    sentryAddress: String, anchors: String, admin: KubernetesClient, work: URL, namespace appNamespace: String = samples
+  ) async throws -> (identity: TLSIdentity, anchors: LatestValue<TrustBundle>) {
+    var pod = Pod(name: "checkout-sidecar", namespace: appNamespace)
     pod.metadata.annotations = ["dapr.io/app-id": "checkout"]
     pod.spec.containers = [Container(name: "app", image: "checkout:1")]
     pod.spec.serviceAccountName = "default"
     pod = try await admin.create(pod)
-    let token = work.appendingPathComponent("checkout.token").path
+    let token = work.appendingPathComponent("checkout-\(appNamespace).token").path
     try await ServiceAccountCredentials.writeBoundToken(
-      admin: admin, serviceAccount: "default", namespace: samples, pod: pod,
+      admin: admin, serviceAccount: "default", namespace: appNamespace, pod: pod,
       audience: "spiffe://cluster.local/ns/\(namespace)/dapr-sentry", to: token)
     let bundle = LatestValue(try TrustBundle(pemEncoded: anchors))
     let (host, port) = try hostAndPort(sentryAddress, name: "sentry")
     let svid = SVIDClient(
-      request: .init(appID: "checkout", namespace: samples, trustDomain: "", tokenFile: token),
+      request: .init(appID: "checkout", namespace: appNamespace, trustDomain: "", tokenFile: token),
       sentryHost: host, sentryPort: port,
       sentryID: try SPIFFEID(trustDomain: "cluster.local", namespace: namespace, appID: "dapr-sentry"),
       trustAnchors: bundle, logger: Logger(label: "sidecar"))
@@ -368,13 +363,13 @@ import Testing
   /// stream is also held open until the condition holds.
   static func listComponents(
     operatorPort: Int, sidecar: (identity: TLSIdentity, anchors: LatestValue<TrustBundle>),
-    streamUntil: (@Sendable () async throws -> Bool)? = nil
+    namespace appNamespace: String = samples, streamUntil: (@Sendable () async throws -> Bool)? = nil
   ) async throws -> [String] {
     let transport = try transport(port: operatorPort, service: "dapr-operator", sidecar: sidecar)
     return try await withGRPCClient(transport: transport) { grpc -> [String] in
       let api = Dapr_Proto_Operator_V1_Operator.Client(wrapping: grpc)
       var request = Dapr_Proto_Operator_V1_ListComponentsRequest()
-      request.namespace = samples
+      request.namespace = appNamespace
       let listed = try await api.listComponents(request)
       if let streamUntil {
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -418,9 +413,7 @@ import Testing
 
   /// The names of the samples on a binary's metrics page.
   static func sampleNames(of binary: RunningBinary) async throws -> Set<String> {
-    let page = try await HTTPClient.shared.execute(
-      HTTPClientRequest(url: "http://127.0.0.1:\(binary.metricsPort)/metrics"), timeout: .seconds(5))
-    let text = String(buffer: try await page.body.collect(upTo: 8 << 20))
+    let text = try await binary.metricsPage()
     return Set(
       text.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap {
         $0.split(whereSeparator: { $0 == "{" || $0 == " " }).first.map(String.init)
@@ -429,31 +422,8 @@ import Testing
 
   /// The sum of a metric's samples on a binary's page.
   static func metric(_ name: String, of binary: RunningBinary) async throws -> Double {
-    let page = try await HTTPClient.shared.execute(
-      HTTPClientRequest(url: "http://127.0.0.1:\(binary.metricsPort)/metrics"), timeout: .seconds(5))
-    let text = String(buffer: try await page.body.collect(upTo: 8 << 20))
+    let text = try await binary.metricsPage()
     return text.split(separator: "\n").filter { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") }
       .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
-  }
-}
-
-/// A binary of the install, running here.
-struct RunningBinary: Sendable {
-  let process: ChildProcess
-  let healthzPort: Int
-  let metricsPort: Int
-  /// The pod it stands for.
-  let pod: String
-
-  /// Waits until `/healthz` answers 200; a process that exits first fails with its output.
-  func waitUntilHealthy(_ name: String) async throws {
-    let url = "http://127.0.0.1:\(healthzPort)/healthz"
-    let process = self.process
-    try await eventually(
-      "\(name) is healthy; it printed:\n\(process.capturedOutput.suffix(4000))", within: .seconds(60)
-    ) {
-      let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2))
-      return response.status == .ok
-    }
   }
 }

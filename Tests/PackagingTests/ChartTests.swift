@@ -66,6 +66,7 @@ import X509
       (["global.ha.replicaCount=three"], "/global/ha/replicaCount"),
       (["dapr_sidecar_injectr.replicaCount=2"], "dapr_sidecar_injectr"),
       (["global.logAsJson=maybe"], "/global/logAsJson"),
+      (["global.rbac.namespaced=true"], "global.rbac.namespaced=true is not supported"),
     ])
   func refusesBadValues(sets: [String], named: String) throws {
     let refusal = try RenderedChart.refusal(Values(name: "bad", sets: sets))

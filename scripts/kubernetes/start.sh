@@ -2,11 +2,15 @@
 # Starts a throwaway Kubernetes 1.20 control plane on loopback (etcd, kube-apiserver, kube-controller-manager; no
 # scheduler, no kubelet, so pods stay Pending) and keeps it running in the foreground until SIGTERM or SIGINT.
 #
-# Usage: scripts/kubernetes/start.sh [--dir DIR] [--keep] [--audit]
+# Usage: scripts/kubernetes/start.sh [--dir DIR] [--keep] [--audit] [--service-cidr CIDR]
 #   --dir DIR  state folder (certificates, kubeconfigs, logs); must be empty or not exist. Default: a new temp folder.
 #   --keep     keep DIR after stopping (the etcd data, held in /dev/shm when available, is always removed).
 #   --audit    write the API server's audit log to DIR/logs/audit.log: one JSON line (level Metadata) for every
 #              request a service account makes, so tests can compare what a component did with what its RBAC grants.
+#   --service-cidr CIDR  the Services' cluster IP range (default 10.0.0.0/24). The API server calls webhooks
+#              registered as Services at their cluster IP; a local run puts the webhook Services' IPs on the loopback
+#              interface so the calls arrive here, and picks a range per control plane (in 198.18.0.0/15, which no
+#              real network uses) so that two control planes never share an address.
 #
 # When the control plane is ready, exactly one line goes to stdout:
 #   READY kubeconfig=<DIR>/admin.kubeconfig server=https://127.0.0.1:<port> etcd=http://127.0.0.1:<port> dir=<DIR>
@@ -35,16 +39,18 @@ parent_pid=$PPID  # when this is 1 (started detached), there is no parent to wat
 exec 3>&1 1>&2
 
 log() { echo "kubernetes/start: $*" >&2; }
-usage() { echo "usage: $0 [--dir DIR] [--keep] [--audit]" >&2; exit 2; }
+usage() { echo "usage: $0 [--dir DIR] [--keep] [--audit] [--service-cidr CIDR]" >&2; exit 2; }
 
 dir=""
 keep=false
 audit=false
+service_cidr=10.0.0.0/24
 while (($#)); do
   case "$1" in
     --dir) (($# >= 2)) || usage; dir=$2; shift 2 ;;
     --keep) keep=true; shift ;;
     --audit) audit=true; shift ;;
+    --service-cidr) (($# >= 2)) || usage; service_cidr=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) usage ;;
   esac
@@ -297,7 +303,7 @@ start kube-apiserver "$bin_dir/kube-apiserver" \
   --service-account-issuer "$issuer" \
   --api-audiences "$issuer" \
   --authorization-mode RBAC \
-  --service-cluster-ip-range 10.0.0.0/24 \
+  --service-cluster-ip-range "$service_cidr" \
   --allow-privileged=true \
   --endpoint-reconciler-type none \
   --watch-cache-sizes "$watch_cache_sizes" \

@@ -135,8 +135,12 @@ public final class SVIDClient: Sendable {
     throw SVIDError("failed to retrieve the initial identity: \(lastError.map { "\($0)" } ?? "unknown error")")
   }
 
-  /// Renews `identity` at half of each certificate's lifetime until shutdown, retrying every `retry` on failure.
-  public func keepRenewing(_ identity: LatestValue<TLSIdentity>, retry: Duration = .seconds(10)) async throws {
+  /// Renews `identity` at half of each certificate's lifetime until shutdown, retrying every `retry` on failure;
+  /// `onAttempt` hears of every attempt's outcome.
+  public func keepRenewing(
+    _ identity: LatestValue<TLSIdentity>, retry: Duration = .seconds(10),
+    onAttempt: @escaping @Sendable (Result<TLSIdentity, any Error>) -> Void = { _ in }
+  ) async throws {
     try await untilShutdown { [self] in
       while true {
         let leaf = identity.current.leaf
@@ -147,8 +151,11 @@ public final class SVIDClient: Sendable {
         guard now() >= renewAt else { continue }
         logger.info("Renewing workload identity")
         do {
-          identity.set(try await fetch())
+          let renewed = try await fetch()
+          identity.set(renewed)
+          onAttempt(.success(renewed))
         } catch {
+          onAttempt(.failure(error))
           logger.error(
             "Failed to renew the workload identity; retrying", metadata: ["error": "\(error)", "retry": "\(retry)"])
           try await Task.sleep(for: retry)

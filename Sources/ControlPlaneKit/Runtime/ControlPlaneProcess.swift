@@ -1,15 +1,16 @@
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
-import Metrics
 import Prometheus
 import ServiceLifecycle
 import Synchronization
 
-/// The four control-plane services.
+/// The four control-plane services, and the sidecar simulator that plays daprd against them.
 public enum ControlPlaneComponent: String, Sendable, CaseIterable {
   case `operator`, injector, sentry, placement
+  case sidecarSimulator = "sidecar-simulator"
 
   /// The `scope` of the service's log lines, such as `dapr.sentry`.
   public var logScope: String { "dapr.\(rawValue)" }
@@ -21,6 +22,7 @@ public enum ControlPlaneComponent: String, Sendable, CaseIterable {
     case .injector: "Sidecar Injector"
     case .sentry: "Sentry certificate authority"
     case .placement: "Placement Service"
+    case .sidecarSimulator: "sidecar simulator"
     }
   }
 }

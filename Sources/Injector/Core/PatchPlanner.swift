@@ -66,8 +66,8 @@ public struct PatchPlanner: Sendable {
   static let sidecarName = "daprd"
   static let httpPort: Int64 = 3500
   static let publicPort: Int64 = 3501
-  static let tokenVolume = "dapr-identity-token"
-  static let tokenMountPath = "/var/run/secrets/dapr.io/sentrytoken"
+  static let tokenVolume = DaprdIdentityToken.volumeName
+  static let tokenMountPath = DaprdIdentityToken.mountPath
   static let socketVolume = "dapr-unix-domain-socket"
   static let socketMountPath = "/var/run/dapr-sockets"
   static let knownProtocols: Set<String> = ["http", "grpc", "https", "grpcs", "h2c"]

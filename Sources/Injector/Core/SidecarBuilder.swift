@@ -111,14 +111,14 @@ struct SidecarBuilder {
 
   func flags(_ annotations: inout SidecarAnnotations, grpc: Int, internalGRPC: Int, metricsPort: Int) -> [String] {
     var flags = [
-      "--dapr-http-port", "\(PatchPlanner.httpPort)", "--dapr-grpc-port", "\(grpc)", "--dapr-internal-grpc-port",
-      "\(internalGRPC)", "--dapr-listen-addresses",
+      DaprdFlag.httpPort.rawValue, "\(PatchPlanner.httpPort)", DaprdFlag.grpcPort.rawValue, "\(grpc)",
+      DaprdFlag.internalGRPCPort.rawValue, "\(internalGRPC)", "--dapr-listen-addresses",
       annotations.nonEmpty("sidecar-listen-addresses") ?? "[::1],127.0.0.1",
-      "--dapr-public-port", "\(PatchPlanner.publicPort)", "--app-id", appID, "--app-protocol",
+      "--dapr-public-port", "\(PatchPlanner.publicPort)", DaprdFlag.appID.rawValue, appID, "--app-protocol",
       annotations.nonEmpty("app-protocol") ?? "http", "--log-level", annotations.nonEmpty("log-level") ?? "info",
       "--dapr-graceful-shutdown-seconds", "\(annotations.int("graceful-shutdown-seconds", default: -1)!)",
-      "--mode", "kubernetes", "--control-plane-address", settings.operatorAddress, "--sentry-address",
-      settings.sentryAddress,
+      DaprdFlag.mode.rawValue, "kubernetes", DaprdFlag.controlPlaneAddress.rawValue, settings.operatorAddress,
+      DaprdFlag.sentryAddress.rawValue, settings.sentryAddress,
     ]
     func value(_ flag: String, _ key: String) {
       if let value = annotations.nonEmpty(key) { flags += [flag, value] }
@@ -129,16 +129,16 @@ struct SidecarBuilder {
     } else {
       flags.append("--enable-metrics=false")
     }
-    value("--config", "config")
+    value(DaprdFlag.config.rawValue, "config")
     value("--app-channel-address", "app-channel-address")
     if let placement = annotations.string("placement-host-address") {
       let address = AnnotationValue.unquoted(placement)
-      if !address.isEmpty { flags += ["--placement-host-address", address] }
+      if !address.isEmpty { flags += [DaprdFlag.placementHostAddress.rawValue, address] }
     } else if settings.actorsEnabled {
       if settings.actorsServiceName == "placement" {
-        flags += ["--placement-host-address", settings.placementAddress]
+        flags += [DaprdFlag.placementHostAddress.rawValue, settings.placementAddress]
       } else {
-        flags += ["--actors-service", "\(settings.actorsServiceName):\(settings.actorsServiceAddress)"]
+        flags += [DaprdFlag.actorsService.rawValue, "\(settings.actorsServiceName):\(settings.actorsServiceAddress)"]
       }
     }
     if !settings.remindersServiceName.isEmpty {
@@ -161,7 +161,7 @@ struct SidecarBuilder {
     value("--app-binding-options-timeout", "app-binding-options-timeout")
     if annotations.bool("log-as-json") { flags.append("--log-as-json") }
     if annotations.bool("enable-profiling") { flags.append("--enable-profiling") }
-    if mTLSEnabled { flags.append("--enable-mtls") }
+    if mTLSEnabled { flags.append(DaprdFlag.enableMTLS.rawValue) }
     if annotations.bool("app-ssl") { flags.append("--app-ssl") }
     if let concurrency = annotations.int("app-max-concurrency") {
       flags += ["--app-max-concurrency", "\(concurrency)"]
@@ -174,12 +174,12 @@ struct SidecarBuilder {
       flags += ["--unix-domain-socket", PatchPlanner.socketMountPath]
     }
     value("--dapr-block-shutdown-duration", "block-shutdown-duration")
-    value("--actors-disseminate-timeout", "actors-disseminate-timeout")
+    value(DaprdFlag.actorsDisseminateTimeout.rawValue, "actors-disseminate-timeout")
     if let scheduler = annotations.string("scheduler-host-address") {
       // Present but empty: an empty argument, which turns the scheduler off in daprd.
-      flags += ["--scheduler-host-address", AnnotationValue.unquoted(scheduler)]
+      flags += [DaprdFlag.schedulerHostAddress.rawValue, AnnotationValue.unquoted(scheduler)]
     } else if settings.schedulerEnabled {
-      flags += ["--scheduler-host-address", settings.schedulerAddress]
+      flags += [DaprdFlag.schedulerHostAddress.rawValue, settings.schedulerAddress]
     }
     if let disable = annotations.string("disable-init-endpoints") { flags += ["--disable-init-endpoints", disable] }
     return flags
@@ -189,14 +189,14 @@ struct SidecarBuilder {
 
   func env(_ annotations: inout SidecarAnnotations) -> [JSONValue] {
     var env: [JSONValue] = [
-      ["name": "NAMESPACE", "value": .string(namespace)],
-      ["name": "DAPR_TRUST_ANCHORS", "value": .string(trustAnchors)],
-      ["name": "POD_NAME", "valueFrom": ["fieldRef": ["fieldPath": "metadata.name"]]],
-      ["name": "DAPR_CONTROLPLANE_NAMESPACE", "value": .string(settings.controlPlaneNamespace)],
-      ["name": "DAPR_CONTROLPLANE_TRUST_DOMAIN", "value": .string(settings.controlPlaneTrustDomain)],
+      ["name": .string(DaprdEnvironment.namespace), "value": .string(namespace)],
+      ["name": .string(DaprdEnvironment.trustAnchors), "value": .string(trustAnchors)],
+      ["name": .string(DaprdEnvironment.podName), "valueFrom": ["fieldRef": ["fieldPath": "metadata.name"]]],
+      ["name": .string(DaprdEnvironment.controlPlaneNamespace), "value": .string(settings.controlPlaneNamespace)],
+      ["name": .string(DaprdEnvironment.controlPlaneTrustDomain), "value": .string(settings.controlPlaneTrustDomain)],
     ]
     if settings.downwardAPIs {
-      env.append(["name": "DAPR_HOST_IP", "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]])
+      env.append(["name": .string(DaprdEnvironment.hostIP), "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]])
     }
     var keys: [String] = []
     for (name, value) in Self.splitEnv(annotations.string("env") ?? "") {

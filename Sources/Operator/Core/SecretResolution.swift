@@ -16,6 +16,12 @@ public enum SecretResolution {
     public let secret: String
     /// What is wrong when it is not the Secret's absence.
     public var problem: String? = nil
+
+    public init(resource: String, secret: String, problem: String? = nil) {
+      self.resource = resource
+      self.secret = secret
+      self.problem = problem
+    }
     public var description: String {
       problem.map { "\(resource): \($0)" } ?? "\(resource) refers to Secret \(secret), which does not exist"
     }
@@ -98,7 +104,7 @@ public enum SecretResolution {
 
   static func namespace(of object: JSONValue) -> String { object["metadata"]?["namespace"]?.stringValue ?? "" }
 
-  static func label(of object: JSONValue) -> String {
+  public static func label(of object: JSONValue) -> String {
     "\(object["kind"]?.stringValue ?? "resource") \(namespace(of: object))/\(object["metadata"]?["name"]?.stringValue ?? "")"
   }
 

@@ -17,7 +17,10 @@ public final class ResourceCache: Service, Sendable {
   let httpEndpoints: Informer<DaprHTTPEndpoint>
   let mcpServers: Informer<DaprMCPServer>
   let workflowAccessPolicies: Informer<DaprWorkflowAccessPolicy>
-  let secrets: Informer<Secret>
+  /// One Secret informer for the whole cluster, or one per namespace of ``secretNamespaces``.
+  let secretInformers: [Informer<Secret>]
+  /// The namespaces whose Secrets the operator may read (`--secret-namespaces`); empty: every namespace.
+  let secretNamespaces: Set<String>
   /// Injected pods (label `dapr.io/sidecar-injected=true`), only their app id and `dapr.io/config`.
   let pods: Informer<Pod>
   let metrics: OperatorMetrics
@@ -32,7 +35,10 @@ public final class ResourceCache: Service, Sendable {
   /// reported once every ten minutes rather than on every list.
   private let reported = Mutex<[String: ContinuousClock.Instant]>([:])
 
-  public init(client: KubernetesClient, metrics: OperatorMetrics, readiness: ReadinessTargets, logger: Logger) {
+  public init(
+    client: KubernetesClient, metrics: OperatorMetrics, readiness: ReadinessTargets, logger: Logger,
+    secretNamespaces: Set<String> = []
+  ) {
     self.client = client
     components = Informer(client: client, logger: logger)
     configurations = Informer(client: client, logger: logger)
@@ -41,7 +47,11 @@ public final class ResourceCache: Service, Sendable {
     httpEndpoints = Informer(client: client, logger: logger)
     mcpServers = Informer(client: client, logger: logger)
     workflowAccessPolicies = Informer(client: client, logger: logger)
-    secrets = Informer(client: client, logger: logger)
+    self.secretNamespaces = secretNamespaces
+    secretInformers =
+      secretNamespaces.isEmpty
+      ? [Informer(client: client, logger: logger)]
+      : secretNamespaces.sorted().map { Informer(client: client, namespace: $0, logger: logger) }
     var podConfiguration = InformerConfiguration<Pod>()
     podConfiguration.labelSelector = "dapr.io/sidecar-injected=true"
     podConfiguration.transform = Self.podFacts
@@ -115,8 +125,17 @@ public final class ResourceCache: Service, Sendable {
 
   /// `object` with the secrets it refers to filled in, or why that is impossible.
   public func resolving(_ kind: ResourceKind, _ object: JSONValue) throws(SecretResolution.MissingSecret) -> JSONValue {
+    if !secretNamespaces.isEmpty, let namespace = object["metadata"]?["namespace"]?.stringValue,
+      !secretNamespaces.contains(namespace), Self.refersToAnySecret(object)
+    {
+      throw SecretResolution.MissingSecret(
+        resource: SecretResolution.label(of: object), secret: namespace,
+        problem:
+          "the operator may read Secrets only in \(secretNamespaces.sorted().joined(separator: ", ")) "
+          + "(--secret-namespaces, the chart's dapr_rbac.secretReader.namespaces), not in \(namespace)")
+    }
     let lookup: SecretResolution.SecretLookup = { namespace, name in
-      guard let secret = self.secrets.get(namespace: namespace, name: name) else { return nil }
+      guard let secret = self.secret(namespace: namespace, name: name) else { return nil }
       return (secret.json["data"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
     }
     switch kind {
@@ -125,6 +144,27 @@ public final class ResourceCache: Service, Sendable {
     case .configuration: return try SecretResolution.configuration(object, lookup: lookup)
     case .mcpServer: return try SecretResolution.mcpServer(object, lookup: lookup)
     case .subscription, .resiliency, .workflowAccessPolicy: return object
+    }
+  }
+
+  /// A Secret from the informer that holds its namespace.
+  func secret(namespace: String, name: String) -> Secret? {
+    for informer in secretInformers where informer.namespace == nil || informer.namespace == namespace {
+      return informer.get(namespace: namespace, name: name)
+    }
+    return nil
+  }
+
+  /// Whether the object has a `secretKeyRef` naming a Secret.
+  static func refersToAnySecret(_ value: JSONValue) -> Bool {
+    switch value {
+    case .object(let object):
+      if let name = object["secretKeyRef"]?["name"]?.stringValue, !name.isEmpty { return true }
+      return object.values.contains { refersToAnySecret($0) }
+    case .array(let array):
+      return array.contains { refersToAnySecret($0) }
+    default:
+      return false
     }
   }
 
@@ -199,14 +239,14 @@ public final class ResourceCache: Service, Sendable {
     let httpEndpointEvents = httpEndpoints.events()
     let mcpServerEvents = mcpServers.events()
     let policyEvents = workflowAccessPolicies.events()
-    let secretEvents = secrets.events()
-    var informers: [any Service] = [
-      components, configurations, subscriptions, resiliencies, httpEndpoints, secrets, pods,
-    ]
+    let secretEvents = secretInformers.map { $0.events() }
+    var informers: [any Service] = [components, configurations, subscriptions, resiliencies, httpEndpoints, pods]
+    informers += secretInformers as [any Service]
     var synced: [@Sendable () async -> Void] = [
       components.waitUntilSynced, configurations.waitUntilSynced, subscriptions.waitUntilSynced,
-      resiliencies.waitUntilSynced, httpEndpoints.waitUntilSynced, secrets.waitUntilSynced,
+      resiliencies.waitUntilSynced, httpEndpoints.waitUntilSynced,
     ]
+    synced += secretInformers.map { $0.waitUntilSynced }
     if !isAbsent(.mcpServer) {
       informers.append(mcpServers)
       synced.append(mcpServers.waitUntilSynced)
@@ -231,7 +271,7 @@ public final class ResourceCache: Service, Sendable {
       group.addTask { [self] in await dispatch(httpEndpointEvents, as: .httpEndpoint) }
       group.addTask { [self] in await dispatch(mcpServerEvents, as: .mcpServer) }
       group.addTask { [self] in await dispatch(policyEvents, as: .workflowAccessPolicy) }
-      group.addTask { [self] in await dispatchSecrets(secretEvents) }
+      for events in secretEvents { group.addTask { [self] in await dispatchSecrets(events) } }
       try await group.waitForAll()
     }
   }
