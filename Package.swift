@@ -373,6 +373,15 @@ let package = Package(
       name: "SidecarSimulatorTests",
       dependencies: ["SidecarSimulator", "Injector", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport"]
     ),
+    // The four binaries serving simulated sidecars together on a real API server, as a user runs them.
+    .testTarget(
+      name: "EndToEndTests",
+      dependencies: [
+        "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
     // The chart, the CRDs, the plain manifests and the RBAC, checked with real Helm, Kubernetes' schemas, the
     // binaries' own flag parsers and, with an audit log, the real API server.
     .testTarget(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine, and nothing twice:
-#   - apt packages, by name: protoc (code generation), promtool (metrics page checks), curl
+#   - apt packages, by name: protoc and the well-known .proto files (code generation), Prometheus and promtool,
+#     curl, iproute2 (loopback addresses for webhook calls), util-linux (setpriv)
 #   - a git-ignored Python venv (.venv-tools) for the independent tools the tests use: gRPC and Kubernetes clients
 #     (grpcio, kubernetes), real Helm (helm-python-sdk), manifest schemas (kubernetes-validate), JWT checks (PyJWT).
 # The Kubernetes control plane the tests run against is built by scripts/kubernetes/build.sh (cached).
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/lib/apt.sh
-apt_install_missing protobuf-compiler prometheus curl openssl
+apt_install_missing protobuf-compiler libprotobuf-dev prometheus curl openssl iproute2 util-linux
 
 venv=.venv-tools
 python_packages=(grpcio grpcio-tools kubernetes helm-python-sdk kubernetes-validate PyJWT cryptography)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command (README, CI): installs what is missing, builds, runs every test (the packaging suites
-# last), builds the release binaries the image holds and runs each alone, and checks that the committed generated
+# The project's test command (README, CI): installs what is missing, builds, runs every test (the packaging,
+# end-to-end and soak suites last, each on its own, since they start API servers and processes of their own),
+# builds the release binaries the image holds and runs each alone, and checks that the committed generated
 # protobuf code is what the .proto files produce.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,10 +20,17 @@ scripts/kubernetes/check-real-clients.sh
 echo "== tests"
 # The packaging suites start API servers and the four binaries of their own; they run after the others, so that
 # their load does not meet the timing-sensitive suites (leader hand-over, dissemination rounds).
-swift test --skip-build --skip PackagingTests
+swift test --skip-build --skip PackagingTests --skip EndToEndTests
 
 echo "== the chart, the install and its RBAC (real Helm, Kubernetes' schemas, an audited API server)"
 swift test --skip-build --filter PackagingTests
+
+echo "== end to end: the four binaries, simulated sidecars and Prometheus on one API server"
+swift test --skip-build --filter 'EndToEndTests\.EndToEndTests/'
+
+echo "== a bounded soak: simulated sidecars through minutes of churn (SOAK_SIDECARS, SOAK_SECONDS)"
+swift test --skip-build --filter SoakTests
+cat .cache/soak-report.txt 2>/dev/null || true
 
 echo "== the release binaries the image holds (--static-swift-stdlib), each alone in an empty folder"
 scripts/check-release-binaries.sh

@@ -74,6 +74,9 @@ public final class ChildProcess: Sendable {
   /// The process id.
   public var pid: Int32 { process.processIdentifier }
 
+  /// Whether it has not exited yet.
+  public var isRunning: Bool { process.isRunning }
+
   /// Sends `signal` (SIGTERM by default).
   public func signal(_ signal: Int32 = SIGTERM) {
     kill(process.processIdentifier, signal)

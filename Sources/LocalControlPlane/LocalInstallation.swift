@@ -53,17 +53,24 @@ public final class LocalInstallation: Sendable {
 
   /// Starts `binary` from its container in the chart, with `extraArguments` and `environment` on top of what the
   /// chart gives it, and waits until its `/healthz` answers 200.
+  /// `pod` names the pod of the workload it stands for (default: the first one).
+  /// `replacing` gives a restarted binary the health and metrics ports of the one it replaces (as a pod's restarted
+  /// container keeps its ports), so that Prometheus finds it where it was.
   public func start(
-    _ binary: String, extraArguments: [String] = [], environment: [String: String] = [:]
-  )
-    async throws -> RunningBinary
-  {
+    _ binary: String, pod chosen: String? = nil, replacing: RunningBinary? = nil, extraArguments: [String] = [],
+    environment: [String: String] = [:]
+  ) async throws -> RunningBinary {
     guard let workload = install.workload(running: binary), let container = RenderedInstall.container(of: workload),
       let account = RenderedInstall.serviceAccount(of: workload)
     else { throw LaunchPlan.Unsupported(description: "the chart runs no \(binary)") }
-    let pod = try await firstPod(of: workload)
+    let pod: Pod
+    if let chosen {
+      pod = try await admin.get(Pod.self, namespace: namespace, name: chosen)
+    } else {
+      pod = try await firstPod(of: workload)
+    }
     let podName = pod.metadata.name ?? ""
-    let files = work.appendingPathComponent(binary)
+    let files = work.appendingPathComponent(podName)
     try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
     let accountKubeconfig = files.appendingPathComponent("kubeconfig").path
     try await ServiceAccountCredentials.writeKubeconfig(
@@ -72,7 +79,7 @@ public final class LocalInstallation: Sendable {
     let token = files.appendingPathComponent("sentry-token").path
     try await ServiceAccountCredentials.writeBoundToken(
       admin: admin, serviceAccount: account, namespace: namespace, pod: pod, audience: sentryAudience, to: token)
-    let (healthz, metrics) = (freeLocalPort(), freeLocalPort())
+    let (healthz, metrics) = (replacing?.healthzPort ?? freeLocalPort(), replacing?.metricsPort ?? freeLocalPort())
     let plan = try LaunchPlan.make(
       container: container, podName: podName, namespace: namespace, serviceAccount: account,
       configMaps: install.configMapData,
@@ -114,43 +121,25 @@ public final class LocalInstallation: Sendable {
   }
 
   /// Starts sentry, then the operator, the injector and placement, on `endpoints` (free ports where zero), and
-  /// returns them by name with the endpoints actually used.
+  /// returns them by name with the endpoints actually used. `extraArguments` adds flags to a binary's.
   public func startControlPlane(
-    _ requested: Endpoints = Endpoints()
-  ) async throws
-    -> (binaries: [String: RunningBinary], endpoints: Endpoints)
+    _ requested: Endpoints = Endpoints(), extraArguments: [String: [String]] = [:]
+  )
+    async throws -> (binaries: [String: RunningBinary], endpoints: Endpoints)
   {
     var endpoints = requested
-    func port(_ value: inout Int) -> Int {
-      if value == 0 { value = freeLocalPort() }
-      return value
+    for port in [\Endpoints.sentry, \.operatorAPI, \.operatorWebhook, \.injector, \.placement]
+    where endpoints[keyPath: port] == 0 {
+      endpoints[keyPath: port] = freeLocalPort()
     }
     var binaries: [String: RunningBinary] = [:]
     do {
-      binaries["sentry"] = try await start(
-        "sentry", extraArguments: ["--port", "\(port(&endpoints.sentry))", "--listen-address", endpoints.address])
-      try await waitForTrustAnchors()
-      let client = [
-        "DAPR_SENTRY_ADDRESS": "\(endpoints.address):\(endpoints.sentry)", "DAPR_TRUST_ANCHORS_FILE": trustAnchorsFile,
-      ]
-      binaries["operator"] = try await start(
-        "operator",
-        extraArguments: [
-          "--port", "\(port(&endpoints.operatorAPI))", "--listen-address", endpoints.address,
-          "--webhook-server-port", "\(port(&endpoints.operatorWebhook))", "--webhook-server-listen-address",
-          endpoints.operatorWebhookAddress ?? endpoints.address, "--trust-anchors-file", trustAnchorsFile,
-        ], environment: client)
-      binaries["injector"] = try await start(
-        "injector",
-        extraArguments: [
-          "--port", "\(port(&endpoints.injector))", "--listen-address", endpoints.injectorAddress ?? endpoints.address,
-        ], environment: client)
-      binaries["placement"] = try await start(
-        "placement",
-        extraArguments: [
-          "--port", "\(port(&endpoints.placement))", "--listen-address", endpoints.address, "--trust-anchors-file",
-          trustAnchorsFile, "--sentry-address", "\(endpoints.address):\(endpoints.sentry)",
-        ], environment: client)
+      for binary in ["sentry", "operator", "injector", "placement"] {
+        let (arguments, environment) = launchArguments(binary, endpoints: endpoints)
+        binaries[binary] = try await start(
+          binary, extraArguments: arguments + (extraArguments[binary] ?? []), environment: environment)
+        if binary == "sentry" { try await waitForTrustAnchors() }
+      }
     } catch {
       for binary in binaries.values { binary.process.signal() }
       throw error
@@ -158,14 +147,56 @@ public final class LocalInstallation: Sendable {
     return (binaries, endpoints)
   }
 
-  /// The first pod the controller manager created for `workload` (pods stay Pending: there is no kubelet).
+  /// The flags and environment `binary` gets here on top of its chart container's: where it listens, where sentry
+  /// and the trust anchors are (what Services and mounted volumes give a pod). `port` overrides the binary's port
+  /// (a second replica).
+  public func launchArguments(
+    _ binary: String, endpoints: Endpoints, port: Int? = nil
+  )
+    -> (arguments: [String], environment: [String: String])
+  {
+    let client = [
+      "DAPR_SENTRY_ADDRESS": "\(endpoints.address):\(endpoints.sentry)", "DAPR_TRUST_ANCHORS_FILE": trustAnchorsFile,
+    ]
+    switch binary {
+    case "sentry":
+      return (["--port", "\(port ?? endpoints.sentry)", "--listen-address", endpoints.address], [:])
+    case "operator":
+      return (
+        [
+          "--port", "\(port ?? endpoints.operatorAPI)", "--listen-address", endpoints.address,
+          // A second replica's webhook listens elsewhere: the Service's address is the first one's.
+          "--webhook-server-port", "\(port == nil ? endpoints.operatorWebhook : freeLocalPort())",
+          "--webhook-server-listen-address",
+          port == nil ? endpoints.operatorWebhookAddress ?? endpoints.address : endpoints.address,
+          "--trust-anchors-file", trustAnchorsFile,
+        ], client
+      )
+    case "injector":
+      return (
+        [
+          "--port", "\(port ?? endpoints.injector)", "--listen-address", endpoints.injectorAddress ?? endpoints.address,
+        ],
+        client
+      )
+    default:
+      return (
+        [
+          "--port", "\(port ?? endpoints.placement)", "--listen-address", endpoints.address, "--trust-anchors-file",
+          trustAnchorsFile, "--sentry-address", "\(endpoints.address):\(endpoints.sentry)",
+        ], client
+      )
+    }
+  }
+
+  /// The first pod, by name, the controller manager created for `workload` (pods stay Pending: there is no kubelet).
   public func firstPod(of workload: JSONValue) async throws -> Pod {
     let labels = workload["spec"]?["selector"]?["matchLabels"]?.objectValue ?? [:]
     let selector = labels.map { "\($0.key)=\($0.value.stringValue ?? "")" }.sorted().joined(separator: ",")
     var found: Pod?
     try await eventually("a pod of \(selector) exists", within: .seconds(60)) {
       found = try await admin.list(Pod.self, namespace: namespace, options: ListOptions(labelSelector: selector))
-        .items.first
+        .items.min { ($0.metadata.name ?? "") < ($1.metadata.name ?? "") }
       return found != nil
     }
     return found!

@@ -10,8 +10,10 @@ import ServiceLifecycle
 ///   process simulates exactly one sidecar;
 /// - the same under `/sidecars/<namespace>/<pod>/v1.0/...` for each sidecar, and `GET /sidecars` listing them;
 /// - the simulator's own: `GET .../v1.0-sim/details` (identity, operator and placement state), `GET
-///   .../v1.0-sim/actors/<type>/<id>` (the host the ring gives that actor), `POST .../v1.0-sim/renew` (ask sentry for
-///   a certificate now; 200 with the SPIFFE ID, or 502 with sentry's refusal).
+///   .../v1.0-sim/actors/<type>/<id>` (the host the ring gives that actor; `POST .../v1.0-sim/actors/<type>` with a
+///   JSON array of ids answers many at once), `GET .../v1.0-sim/resources/<kind>` (what the operator sent, as the
+///   sidecar holds it), `POST .../v1.0-sim/renew` (ask sentry for a certificate now; 200 with the SPIFFE ID, or 502
+///   with sentry's refusal).
 public struct SidecarHTTPAPI: Service {
   let fleet: SidecarFleet
   let host: String
@@ -57,6 +59,12 @@ public struct SidecarHTTPAPI: Service {
     router.on("sidecars/:namespace/:pod/**", method: .post) { request, context -> Response in
       try await Self.routed(fleet, request, context)
     }
+    router.post("v1.0-sim/**") { request, _ -> Response in
+      guard fleet.sidecars.count == 1, let sidecar = fleet.sidecars.first?.value else {
+        return try Self.json(["error": "name the sidecar: /sidecars/<namespace>/<pod>/v1.0-sim/..."], status: .notFound)
+      }
+      return try await Self.answer(sidecar, path: "v1.0-sim/" + Self.rest(request), method: .post, request: request)
+    }
     router.post("v1.0-sim/renew") { _, _ -> Response in
       guard fleet.sidecars.count == 1, let sidecar = fleet.sidecars.first?.value else {
         return try Self.json(
@@ -92,12 +100,34 @@ public struct SidecarHTTPAPI: Service {
     }
     let prefix = "/sidecars/\(namespace)/\(pod)/"
     let path = request.uri.path.hasPrefix(prefix) ? String(request.uri.path.dropFirst(prefix.count)) : ""
-    return try await answer(sidecar, path: path, method: request.method)
+    return try await answer(sidecar, path: path, method: request.method, request: request)
   }
 
-  static func answer(_ sidecar: SimulatedDaprd, path: String, method: HTTPRequest.Method) async throws -> Response {
+  static func answer(
+    _ sidecar: SimulatedDaprd, path: String, method: HTTPRequest.Method, request: Request? = nil
+  )
+    async throws -> Response
+  {
     let parts = path.split(separator: "/").map(String.init)
     switch (method, parts.first, parts.dropFirst().first) {
+    case (.get, "v1.0-sim", "resources") where parts.count == 3:
+      guard let kind = OperatorView.Kind(rawValue: parts[2]) else {
+        return try json(
+          ["error": .string("no kind \(parts[2]); kinds: \(OperatorView.Kind.allCases.map(\.rawValue))")],
+          status: .notFound)
+      }
+      let objects = sidecar.view.objects[kind] ?? [:]
+      return try json(.array(objects.keys.sorted().map { objects[$0]! }))
+    case (.post, "v1.0-sim", "actors") where parts.count == 3:
+      // A batch of lookups: a JSON array of actor ids in, an object of id → host out (null for none).
+      guard let request,
+        let ids = try? JSONCoding.parse(Data(buffer: try await request.body.collect(upTo: 4 << 20))).arrayValue
+      else { return try json(["error": "the body must be a JSON array of actor ids"], status: .badRequest) }
+      var hosts: JSONObject = [:]
+      for id in ids.compactMap(\.stringValue) {
+        hosts[id] = sidecar.host(actorType: parts[2], id: id).map { .string($0.host) } ?? .null
+      }
+      return try json(.object(hosts))
     case (.get, "v1.0", "healthz"):
       return Response(status: sidecar.isHealthy ? .noContent : .internalServerError)
     case (.get, "v1.0", "metadata"):

@@ -61,6 +61,9 @@ public final class SimulatedDaprd: Sendable {
     var endpoint: String?
     var version: UInt64 = 0
     var unlockedVersion: UInt64 = 0
+    /// An UNLOCK came after an UPDATE (at any version, 0 included: a namespace without actors), which is when daprd
+    /// marks its placement target ready.
+    var unlocked = false
     var updates = 0
     /// Actor type → ring; host name → app id.
     var rings: [String: HashRing] = [:]
@@ -411,6 +414,7 @@ public final class SimulatedDaprd: Sendable {
         state.placement.appIDs = appIDs
       case "unlock":
         state.placement.unlockedVersion = order.version
+        if state.placement.updates > 0 { state.placement.unlocked = true }
       default:
         break
       }
@@ -436,7 +440,7 @@ public final class SimulatedDaprd: Sendable {
   public var isHealthy: Bool {
     state.withLock { state in
       state.spiffeID != nil && state.operatorReady
-        && (configuration.placementAddresses.isEmpty || state.placement.unlockedVersion > 0)
+        && (configuration.placementAddresses.isEmpty || state.placement.unlocked)
     }
   }
 
@@ -471,8 +475,8 @@ public final class SimulatedDaprd: Sendable {
       "actors": .array(actors), "components": .array(components), "httpEndpoints": .array(httpEndpoints),
       "subscriptions": .array(subscriptions),
       "actorRuntime": [
-        "runtimeStatus": placement.unlockedVersion > 0 ? "RUNNING" : "INITIALIZING",
-        "activeActors": .array(actors), "hostReady": .bool(placement.unlockedVersion > 0),
+        "runtimeStatus": placement.unlocked ? "RUNNING" : "INITIALIZING",
+        "activeActors": .array(actors), "hostReady": .bool(placement.unlocked),
         "placement": .string(placement.endpoint.map { "placement: connected to \($0)" } ?? "placement: disconnected"),
       ],
       "extended": ["daprRuntimeVersion": "simulated", "appID": .string(appID)],
