@@ -199,7 +199,12 @@ public struct LocalKubernetesError: Error, CustomStringConvertible {
 
 /// Registers `body` to run when the process exits.
 private func atexit_b(_ body: @escaping @Sendable () -> Void) {
-  ExitHandlers.shared.append(body)
+  ProcessExit.run(body)
+}
+
+/// Work to do when the process exits normally (`exit` or returning from `main`), in registration order.
+public enum ProcessExit {
+  public static func run(_ body: @escaping @Sendable () -> Void) { ExitHandlers.shared.append(body) }
 }
 
 private final class ExitHandlers: @unchecked Sendable {

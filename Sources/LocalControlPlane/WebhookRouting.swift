@@ -57,6 +57,8 @@ public final class WebhookRouting: Sendable {
       }
       try Self.ip(["addr", "add", "\(ip)/32", "dev", "lo", "label", Self.label])
       added.append(ip)
+      // Taken away when this process exits normally too (a test run's routing is never deinitialised).
+      ProcessExit.run { try? Self.ip(["addr", "del", "\(ip)/32", "dev", "lo"]) }
       assign(&routed, ip)
     }
     return routed
@@ -73,9 +75,10 @@ public final class WebhookRouting: Sendable {
       return
     }
     for line in listing.split(separator: "\n") {
-      let fields = line.split(separator: " ").map(String.init)
-      guard let inet = fields.firstIndex(of: "inet"), inet + 1 < fields.count, let label = fields.last,
-        label.hasPrefix("lo:d"), let pid = Int32(label.dropFirst(4)), kill(pid, 0) != 0,
+      let fields = line.split(whereSeparator: { $0 == " " || $0 == "\\" }).map(String.init)
+      guard let inet = fields.firstIndex(of: "inet"), inet + 1 < fields.count,
+        let label = fields.first(where: { $0.hasPrefix("lo:d") }), let pid = Int32(label.dropFirst(4)),
+        kill(pid, 0) != 0,
         fields[inet + 1].hasPrefix("198.18.") || fields[inet + 1].hasPrefix("198.19.")
       else { continue }
       try? ip(["addr", "del", fields[inet + 1], "dev", "lo"])
