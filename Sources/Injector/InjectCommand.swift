@@ -33,6 +33,10 @@ public struct InjectCommand: AsyncParsableCommand {
   public init() {}
 
   public func run() async throws {
+    // The webhook's environment variables apply here too (SIDECAR_IMAGE, SIDECAR_DROP_ALL_CAPABILITIES, ...).
+    var warnings: [String] = []
+    var settings = try InjectorSettings(environment: ProcessInfo.processInfo.environment, warnings: &warnings)
+    for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
     let text: String
     if file == "-" {
       text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
@@ -42,17 +46,19 @@ public struct InjectCommand: AsyncParsableCommand {
       }
       text = String(decoding: data, as: UTF8.self)
     }
-    // The webhook's environment variables apply here too (SIDECAR_IMAGE, SIDECAR_DROP_ALL_CAPABILITIES, ...).
-    var warnings: [String] = []
-    var settings = InjectorSettings(environment: ProcessInfo.processInfo.environment, warnings: &warnings)
-    for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
     settings.controlPlaneNamespace = namespace
     settings.schedulerEnabled = schedulerHostAddress != nil
     settings.customSchedulerAddress = schedulerHostAddress
     let injection = ManualInjection(planner: PatchPlanner(settings: settings, trustAnchors: try await trustAnchors()))
     var output: [String] = []
     for document in try YAMLDocuments.parse(text) {
-      let (injected, appID) = try injection.inject(document)
+      let (injected, appID, annotationWarnings) = try injection.inject(document)
+      // As kubectl shows the webhook's admission warnings.
+      let kind = document["kind"]?.stringValue ?? "document"
+      let name = document["metadata"]?["name"]?.stringValue ?? ""
+      for warning in annotationWarnings {
+        FileHandle.standardError.write(Data("Warning: \(kind)/\(name): \(warning.message)\n".utf8))
+      }
       if let appID { FileHandle.standardError.write(Data("injected daprd for app '\(appID)'\n".utf8)) }
       output.append(try Yams.dump(object: Self.foundationValue(injected), sortKeys: true))
     }

@@ -38,7 +38,7 @@ public enum InjectorServer {
   ) async throws -> [any Service] {
     let logger = environment.logger
     var warnings: [String] = []
-    var settings = InjectorSettings(environment: processEnvironment, warnings: &warnings)
+    var settings = try InjectorSettings(environment: processEnvironment, warnings: &warnings)
     settings.schedulerEnabled = options.schedulerEnabled
     for warning in warnings { logger.warning("\(warning)") }
     let allowList = try ServiceAccountAllowList(

@@ -30,6 +30,56 @@ import Testing
     #expect(metadata["components"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["statestore"])
   }
 
+  @Test func kubectlApplyShowsTheInjectorsWarningsAndThePodIsCreatedWithTheDefaults() async throws {
+    let env = try await EndToEndEnvironment.shared()
+    let ns = try await env.namespace("e2e-warnings")
+    // Created by the administrator (system:masters, on the injector's allow-list), so the review's warnings come
+    // back to this kubectl; a controller-made pod's go to the controller, and to the injector's log and metric.
+    let result = try ExternalTool("kubectl", ["--kubeconfig", env.kubeconfig, "apply", "-f", "-"]).run(
+      input: """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: warned
+          namespace: \(ns)
+          annotations:
+            dapr.io/enabled: "true"
+            dapr.io/app-id: warned
+            dapr.io/app-port: " 8080"
+            dapr.io/metrics-port: "4294967297"
+            dapr.io/log-level: ""
+            dapr.io/volume-mounts: "certs:/mnt/certs:ro"
+            dapr.io/env: " A = 1 "
+            dapr.io/env-from-secret: "K=s:k:x"
+            dapr.io/app-protcol: grpc
+            dapr.io/sidecar-cpu-limit: lots
+        spec:
+          containers: [{name: app, image: app:1}]
+          volumes: [{name: certs, emptyDir: {}}]
+        """)
+    #expect(result.succeeded, "\(result.standardError)")
+    let lines = result.standardError.split(separator: "\n").filter { $0.hasPrefix("Warning: ") }
+    for expected in [
+      #"Warning: dapr.io/app-port: " 8080" is not an integer (remove the spaces); leaving it out"#,
+      "Warning: dapr.io/metrics-port: 4294967297 is out of range (1 to 65535); using the default, 9090",
+      "Warning: dapr.io/log-level is empty; using the default, info",
+      #"Warning: dapr.io/volume-mounts: "certs:/mnt/certs:ro" is not <volume>:<path>; it is skipped"#,
+      #"Warning: dapr.io/env: the name "A " has spaces; using A"#,
+      #"Warning: dapr.io/env-from-secret: K="s:k:x" is not <secret> or <secret>:<key>; K is left out"#,
+      "Warning: dapr.io/app-protcol is not a Dapr annotation and is ignored; did you mean dapr.io/app-protocol?",
+      #"Warning: dapr.io/sidecar-cpu-limit: "lots" is not a Kubernetes quantity; the sidecar gets no requests or limits"#,
+    ] {
+      #expect(lines.contains(Substring(expected)), "missing \(expected) in \(lines)")
+    }
+    // The API server took the pod: every value it would have refused was replaced.
+    let pod = try await env.admin.get(Pod.self, namespace: ns, name: "warned")
+    let daprd = try #require(pod.json["spec"]?["containers"]?.arrayValue?.first { $0["name"] == "daprd" })
+    let args = daprd["args"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    #expect(!args.contains("--app-port") && args.contains("info"))
+    #expect(daprd["env"]?.arrayValue?.contains { $0["name"] == "A" && $0["value"] == " 1" } == true)
+    #expect(daprd["resources"]?["limits"] == nil && daprd["resources"]?["requests"] == nil)
+  }
+
   @Test func componentChangesReachTheSidecarWithinASecondAndSecretRotationsWithinFive() async throws {
     let env = try await EndToEndEnvironment.shared()
     let ns = try await env.namespace("e2e-changes")

@@ -92,9 +92,9 @@ import Testing
     }
   }
 
-  @Test func injectorInjectWritesADeploymentWithTheSidecar() async throws {
+  /// A file holding a Deployment `web` whose pod template carries `annotations` (YAML flow members).
+  static func deploymentFile(annotations: String) throws -> URL {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("deployment-\(UUID().uuidString).yaml")
-    defer { try? FileManager.default.removeItem(at: file) }
     try """
     apiVersion: apps/v1
     kind: Deployment
@@ -104,10 +104,16 @@ import Testing
       template:
         metadata:
           labels: {app: web}
-          annotations: {dapr.io/enabled: "true"}
+          annotations: {\(annotations)}
         spec:
           containers: [{name: app, image: nginx}]
     """.write(to: file, atomically: true, encoding: .utf8)
+    return file
+  }
+
+  @Test func injectorInjectWritesADeploymentWithTheSidecar() async throws {
+    let file = try Self.deploymentFile(annotations: #"dapr.io/enabled: "true""#)
+    defer { try? FileManager.default.removeItem(at: file) }
     // No cluster: the trust anchors are missing, with a warning.
     let child = try ChildProcess(
       "injector", arguments: ["inject", "-f", file.path],
@@ -125,6 +131,46 @@ import Testing
       environment: ["KUBECONFIG": file.path + ".absent", "KUBERNETES_SERVICE_HOST": ""])
     #expect(try await withScheduler.exitStatus() == 0)
     #expect(withScheduler.capturedOutput.contains("- --scheduler-host-address\n        - scheduler.jobs.svc:50006\n"))
+  }
+
+  @Test func injectorInjectPrintsTheAnnotationWarningsToStandardError() async throws {
+    let file = try Self.deploymentFile(
+      annotations: #"dapr.io/enabled: "true", dapr.io/app-port: " 8080", dapr.io/log-levl: debug"#)
+    defer { try? FileManager.default.removeItem(at: file) }
+    // stdout (the manifest) thrown away: what is left is stderr.
+    let child = try ChildProcess(
+      executable: URL(fileURLWithPath: "/bin/sh"),
+      arguments: [
+        "-c", #""$0" inject -f "$1" >/dev/null"#,
+        ChildProcess.binariesDirectory.appendingPathComponent("injector").path, file.path,
+      ],
+      environment: ProcessInfo.processInfo.environment.merging(
+        ["KUBECONFIG": file.path + ".absent", "KUBERNETES_SERVICE_HOST": ""]) { $1 })
+    #expect(try await child.exitStatus() == 0, "\(child.capturedOutput)")
+    let stderr = child.capturedOutput
+    #expect(
+      stderr.contains(
+        #"Warning: Deployment/web: dapr.io/app-port: " 8080" is not an integer (remove the spaces); leaving it out"#),
+      "\(stderr)")
+    #expect(
+      stderr.contains(
+        "Warning: Deployment/web: dapr.io/log-levl is not a Dapr annotation and is ignored; did you mean dapr.io/log-level?"
+      ), "\(stderr)")
+    #expect(!stderr.contains("kind: Deployment"))
+  }
+
+  @Test(
+    "An actors or reminders service address that is not <service>:<port> stops the injector with the variable's name",
+    arguments: [["inject", "-f", "/dev/null"], ["--kubeconfig", "/dev/null"]])
+  func badServiceAddressStopsTheInjector(arguments: [String]) async throws {
+    let child = try ChildProcess(
+      "injector", arguments: arguments,
+      environment: [
+        "ACTORS_SERVICE_NAME": "actors", "ACTORS_SERVICE_ADDRESS": "actors-svc", "NAMESPACE": "dapr-system",
+      ])
+    #expect(try await child.exitStatus() != 0)
+    let output = child.capturedOutput
+    #expect(output.contains("ACTORS_SERVICE_ADDRESS is") && output.contains("actors-svc"), "\(output)")
   }
 
   @Test(

@@ -37,7 +37,8 @@ struct GoldenFixture: CustomTestStringConvertible, Sendable {
     var environment: [String: String] = [:]
     for (key, value) in document["injector"]?.objectValue ?? [:] { environment[key] = value.stringValue }
     var settingWarnings: [String] = []
-    var settings = InjectorSettings(environment: environment, warnings: &settingWarnings)
+    var settings = try InjectorSettings(
+      environment: environment, warnings: &settingWarnings)
     // The fixtures hold Dapr's own patches, made with Dapr's default of a scheduler (ours has none by default).
     settings.schedulerEnabled = document["scheduler"]?.boolValue ?? true
     let components = (document["components"]?.arrayValue ?? []).map {
@@ -51,7 +52,7 @@ struct GoldenFixture: CustomTestStringConvertible, Sendable {
     guard case .inject(_, let operations, let warnings) = plan else {
       throw UnexpectedPlan(description: "\(name): expected an injection, got \(plan)")
     }
-    return (operations, settingWarnings + warnings)
+    return (operations, settingWarnings + warnings.map(\.message))
   }
 
   /// A patch as its golden file holds it: a JSON array with one operation (sorted keys) per line.

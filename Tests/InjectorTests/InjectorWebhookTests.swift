@@ -35,9 +35,10 @@ import X509
   /// Runs the webhook with `allowed` extra service accounts and posts each body.
   static func withWebhook(
     allowed: [String] = [], httpVersion: HTTPClient.Configuration.HTTPVersion = .automatic,
+    registry: MetricsRegistry = MetricsRegistry(includeProcessMetrics: false),
     _ body: @Sendable (_ post: @escaping @Sendable (Data, String?) async throws -> (Int, String)) async throws -> Void
   ) async throws {
-    try await withWebhook(allowed: allowed, httpVersion: httpVersion) { post in
+    try await withWebhook(allowed: allowed, httpVersion: httpVersion, registry: registry) { post in
       try await body { data, contentType in
         let (status, _, text) = try await post(data, contentType)
         return (status, text)
@@ -48,6 +49,7 @@ import X509
   /// The same, each answer with the HTTP version it came in.
   static func withWebhook(
     allowed: [String] = [], httpVersion: HTTPClient.Configuration.HTTPVersion,
+    registry: MetricsRegistry = MetricsRegistry(includeProcessMetrics: false),
     _ body:
       @Sendable (_ post: @escaping @Sendable (Data, String?) async throws -> (Int, HTTPVersion, String))
       async throws -> Void
@@ -61,7 +63,7 @@ import X509
     let listening = Signal<Int>()
     let webhook = InjectorWebhook(
       host: "127.0.0.1", port: 0, identity: LatestValue(identity), handler: LatestValue(handler),
-      metrics: InjectorMetrics(registry: MetricsRegistry(includeProcessMetrics: false)),
+      metrics: InjectorMetrics(registry: registry),
       readiness: ReadinessTargets([InjectorWebhook.readinessTarget]), logger: Logger(label: "dapr.injector.test"),
       onListening: { listening.fire($0) })
     var tls = TLSConfiguration.makeClientConfiguration()
@@ -141,6 +143,23 @@ import X509
       #expect(code == status)
       #expect(text.contains(message), "\(text)")
     }
+  }
+
+  @Test func annotationWarningsAreCountedByReason() async throws {
+    let registry = MetricsRegistry(includeProcessMetrics: false)
+    try await Self.withWebhook(registry: registry) { post in
+      let pod = makePod(
+        annotations: enabled.merging([
+          "dapr.io/app-port": "x", "dapr.io/grpc-port": "y", "dapr.io/metrics-port": "70000", "dapr.io/app-prot": "1",
+        ]) { $1 })
+      let (status, body) = try await post(Self.review(pod: pod), "application/json")
+      #expect(status == 200)
+      #expect(try Self.response(body)["response"]?["warnings"]?.arrayValue?.count == 4)
+    }
+    let text = String(decoding: registry.exposition(), as: UTF8.self)
+    #expect(text.contains(#"dapr_injector_annotation_warnings_total{reason="not_an_integer"} 2"#), "\(text)")
+    #expect(text.contains(#"dapr_injector_annotation_warnings_total{reason="out_of_range"} 1"#))
+    #expect(text.contains(#"dapr_injector_annotation_warnings_total{reason="unknown_annotation"} 1"#))
   }
 
   @Test func malformedJSONIsAnsweredWithAllowedFalse() async throws {

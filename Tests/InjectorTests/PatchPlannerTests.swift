@@ -21,7 +21,7 @@ let enabled = ["dapr.io/enabled": "true", "dapr.io/app-id": "myapp"]
 
 func planned(
   _ pod: JSONValue, settings: InjectorSettings = InjectorSettings(), mTLS: Bool = true
-) throws -> (operations: [PatchOperation], warnings: [String]) {
+) throws -> (operations: [PatchOperation], warnings: [AnnotationWarning]) {
   let plan = try PatchPlanner(settings: settings, trustAnchors: "-----BEGIN CERTIFICATE-----\n...", mTLSEnabled: mTLS)
     .plan(pod: pod, namespace: "shop")
   guard case .inject(_, let operations, let warnings) = plan else {
@@ -229,7 +229,8 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
     ] as [([String: String], [String: String], String?)])
   func seccompProfile(environment: [String: String], annotations: [String: String], expected: String?) throws {
     var warnings: [String] = []
-    let settings = InjectorSettings(environment: environment, warnings: &warnings)
+    let settings = try InjectorSettings(
+      environment: environment, warnings: &warnings)
     let container = try sidecar(
       planned(makePod(annotations: enabled.merging(annotations) { $1 }), settings: settings).operations)
     #expect(container["securityContext"]?["seccompProfile"]?["type"]?.stringValue == expected)
@@ -274,7 +275,7 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
     #expect(volumes.map { $0["name"]!.stringValue! } == ["dapr-unix-domain-socket", "dapr-identity-token"])
     #expect(volumes[0]["emptyDir"]?["medium"]?.stringValue == "Memory")
     let mounts = try sidecar(operations)["volumeMounts"]?.arrayValue?.compactMap { $0["mountPath"]?.stringValue }
-    #expect(mounts == ["/var/run/secrets/dapr.io/sentrytoken", "/var/run/dapr-sockets"])
+    #expect(mounts == ["/var/run/dapr-sockets", "/var/run/secrets/dapr.io/sentrytoken"])
     #expect(operations.last?.path == "/spec/containers/0/volumeMounts")
     #expect(operations.last?.value.arrayValue?.first?["mountPath"]?.stringValue == "/tmp/dapr-sockets")
   }
@@ -298,7 +299,7 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
 
   @Test func settingsFromTheEnvironmentShapeTheSidecar() throws {
     var warnings: [String] = []
-    let settings = InjectorSettings(
+    let settings = try InjectorSettings(
       environment: [
         "ACTORS_ENABLED": "false", "SIDECAR_DROP_ALL_CAPABILITIES": "true", "SIDECAR_IMAGE": "daprio/daprd:1.18.0",
         "SIDECAR_IMAGE_PULL_POLICY": "Sometimes", "NAMESPACE": "ops", "KUBE_CLUSTER_DOMAIN": "corp.local",
@@ -363,7 +364,7 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
     #expect(env?.last == "DAPR_COMPONENT_SOCKETS_FOLDER")
   }
 
-  @Test func volumeMountAnnotationsMountOnlyVolumesThePodHas() throws {
+  @Test func volumeMountAnnotationsMountOnlyVolumesThePodHasBeforeTheTokenAsDaprDoes() throws {
     let pod = makePod(
       annotations: enabled.merging([
         "dapr.io/volume-mounts": "certs:/certs,missing:/x", "dapr.io/volume-mounts-rw": "data:/data",
@@ -375,7 +376,7 @@ struct UnexpectedPlan: Error, CustomStringConvertible {
     let mounts = try sidecar(try planned(pod).operations)["volumeMounts"]?.arrayValue ?? []
     #expect(
       mounts.map { "\($0["name"]!.stringValue!):\($0["mountPath"]!.stringValue!):\($0["readOnly"]!.boolValue!)" } == [
-        "dapr-identity-token:/var/run/secrets/dapr.io/sentrytoken:true", "certs:/certs:true", "data:/data:false",
+        "certs:/certs:true", "data:/data:false", "dapr-identity-token:/var/run/secrets/dapr.io/sentrytoken:true",
       ])
   }
 }

@@ -15,7 +15,7 @@ import Testing
     guard case .inject(_, let operations, let warnings) = plan else {
       throw UnexpectedPlan(description: "expected an injection, got \(plan)")
     }
-    return (operations, warnings)
+    return (operations, warnings.map(\.message))
   }
 
   static func injectedNames(_ operations: [PatchOperation]) -> [String] {
@@ -134,11 +134,13 @@ import Testing
     #expect(response?["allowed"] == false)
     #expect(
       response?["status"]?["message"]?.stringValue?.hasPrefix(
-        "dapr.io/inject-pluggable-components: the injector has not loaded the Components of namespace shop yet") == true)
+        "dapr.io/inject-pluggable-components: the injector has not loaded the Components of namespace shop yet") == true
+    )
   }
 
   @Test func anInjectedContainerThatAlreadyMountsTheSocketsFolderIsNotMountedTwice() throws {
-    let container = #"{"name":"cb","image":"x","volumeMounts":[{"name":"own","mountPath":"/tmp/dapr-components-sockets"}]}"#
+    let container =
+      #"{"name":"cb","image":"x","volumeMounts":[{"name":"own","mountPath":"/tmp/dapr-components-sockets"}]}"#
     let (operations, _) = try Self.plan(
       makePod(annotations: Self.inject), components: [PluggableComponent(name: "b", container: container)])
     let injected = try #require(operations.first { $0.value["name"]?.stringValue == "cb" }?.value)

@@ -219,7 +219,8 @@ import X509
     let injector = try #require(chart.workload(running: "/injector"))
     let container = try #require(RenderedChart.containers(of: injector).first)
     var warnings: [String] = []
-    let settings = InjectorSettings(environment: RenderedChart.environment(of: container), warnings: &warnings)
+    let settings = try InjectorSettings(
+      environment: RenderedChart.environment(of: container), warnings: &warnings)
     #expect(warnings.isEmpty)
     // An app pod as a user writes it, with nothing about security: the sidecar must be restricted on its own.
     let pod: JSONValue = [

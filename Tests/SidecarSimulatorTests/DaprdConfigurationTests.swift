@@ -73,7 +73,7 @@ import Testing
 
   @Test func anotherControlPlaneNamespaceAndTrustDomainChangeThePinnedIdentities() throws {
     var warnings: [String] = []
-    let settings = InjectorSettings(
+    let settings = try InjectorSettings(
       environment: ["NAMESPACE": "cp", "DAPR_CONTROL_PLANE_TRUST_DOMAIN": "example.org"], warnings: &warnings)
     let configuration = try DaprdConfiguration(
       pod: try Self.injectedPod(["dapr.io/enabled": "true", "dapr.io/app-id": "cart"], settings: settings, mTLS: false))

@@ -30,7 +30,7 @@ public struct AdmissionReviewHandler: Sendable {
     case notInjected(reason: String)
     /// A pod from a user outside the allow-list: admitted without a sidecar.
     case unauthorized(username: String)
-    case injected(appID: String, warnings: [String])
+    case injected(appID: String, warnings: [AnnotationWarning])
     /// The pod is refused (`allowed: false`).
     case refused(appID: String, reason: String)
   }
@@ -40,6 +40,8 @@ public struct AdmissionReviewHandler: Sendable {
     public let contentType: String
     public let body: Data
     public let outcome: Outcome
+    /// What the review's `warnings` carry (`kubectl` prints each as `Warning: ...`).
+    public var warnings: [AnnotationWarning] = []
   }
 
   /// - Parameter declaredLength: the request's `Content-Length`, when it had one. A body that ended short of it was
@@ -70,7 +72,9 @@ public struct AdmissionReviewHandler: Sendable {
     }
     let pod = request["object"] ?? .null
     guard DaprEnabled.isEnabled(pod["metadata"]?["annotations"]?[DaprEnabled.annotation]?.stringValue) else {
-      return answer(review: review, allowed: true, outcome: .notInjected(reason: "dapr.io/enabled is not \"true\""))
+      return answer(
+        review: review, allowed: true, warnings: Self.notEnabledWarnings(pod["metadata"]?["annotations"]),
+        outcome: .notInjected(reason: "dapr.io/enabled is not \"true\""))
     }
     let user = request["userInfo"] ?? .null
     let username = user["username"]?.stringValue ?? ""
@@ -102,7 +106,7 @@ public struct AdmissionReviewHandler: Sendable {
         return answer(review: review, allowed: true, outcome: .notInjected(reason: reason))
       case .inject(let appID, let operations, let warnings):
         return answer(
-          review: review, allowed: true, patch: PatchOperation.json(operations),
+          review: review, allowed: true, patch: PatchOperation.json(operations), warnings: warnings,
           outcome: .injected(appID: appID, warnings: warnings))
       }
     } catch {
@@ -115,7 +119,8 @@ public struct AdmissionReviewHandler: Sendable {
   /// The AdmissionReview answer, written in one pass; the patch's base64 text goes in without a detour through
   /// a `String`.
   func answer(
-    review: JSONValue?, allowed: Bool, message: String? = nil, patch: Data? = nil, outcome: Outcome
+    review: JSONValue?, allowed: Bool, message: String? = nil, patch: Data? = nil,
+    warnings: [AnnotationWarning] = [], outcome: Outcome
   ) -> Answer {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(256 + (patch?.count ?? 0) * 4 / 3)
@@ -139,8 +144,36 @@ public struct AdmissionReviewHandler: Sendable {
       bytes.append(contentsOf: patch.base64EncodedData())
       bytes.append(UInt8(ascii: "\""))
     }
+    if !warnings.isEmpty {
+      bytes.append(contentsOf: #","warnings":"#.utf8)
+      JSONValue.array(warnings.map { .string($0.message) }).write(into: &bytes)
+    }
     bytes.append(contentsOf: "}}".utf8)
-    return Answer(status: 200, contentType: "application/json", body: Data(bytes), outcome: outcome)
+    return Answer(
+      status: 200, contentType: "application/json", body: Data(bytes), outcome: outcome, warnings: warnings)
+  }
+
+  /// For a pod that gets no sidecar: a `dapr.io/enabled` that is true to Dapr's other switches but not `"true"`
+  /// (`yes`, `on`, `1`), or a key that is probably a typo of it. Nothing for pods without `dapr.io/` annotations.
+  static func notEnabledWarnings(_ annotations: JSONValue?) -> [AnnotationWarning] {
+    guard let object = annotations?.objectValue,
+      object.keys.contains(where: { $0.hasPrefix(SidecarAnnotations.prefix) })
+    else { return [] }
+    let name = DaprEnabled.annotation
+    if let value = object[name]?.stringValue {
+      guard ProcessFacts.isTruthy(value) else { return [] }
+      return [
+        AnnotationWarning(
+          .malformed, "\(name): \(AnnotationWarning.quoted(value)) is not \"true\"; the pod gets no Dapr sidecar")
+      ]
+    }
+    return object.keys.sorted().compactMap { key in
+      guard key.hasPrefix(SidecarAnnotations.prefix),
+        KnownAnnotations.suggestion(for: String(key.dropFirst(SidecarAnnotations.prefix.count))) == "enabled"
+      else { return nil }
+      return AnnotationWarning(
+        .unknownAnnotation, "\(key) is not a Dapr annotation; did you mean \(name)? The pod gets no Dapr sidecar")
+    }
   }
 
   static func plain(_ status: Int, _ message: String, _ outcome: Outcome) -> Answer {

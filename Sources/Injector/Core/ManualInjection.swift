@@ -15,11 +15,16 @@ public struct ManualInjection: Sendable {
     "CronJob": ["spec", "jobTemplate", "spec", "template"],
   ]
 
-  /// The document with its pod injected, and the app id when it was.
-  public func inject(_ document: JSONValue) throws(InjectionError) -> (document: JSONValue, appID: String?) {
+  /// The document with its pod injected, the app id when it was, and the annotation values that could not be used
+  /// as written (what the webhook returns as admission warnings).
+  public func inject(
+    _ document: JSONValue
+  ) throws(InjectionError) -> (
+    document: JSONValue, appID: String?, warnings: [AnnotationWarning]
+  ) {
     guard let kind = document["kind"]?.stringValue, let path = Self.podPaths[kind],
       let pod = Self.value(at: path, in: document)
-    else { return (document, nil) }
+    else { return (document, nil, []) }
     let namespace = document["metadata"]?["namespace"]?.stringValue ?? "default"
     // A template has no name of its own; the owner's name stands in for the app id, as the pod name would.
     var named = pod
@@ -29,18 +34,21 @@ public struct ManualInjection: Sendable {
       object["metadata"] = .object(metadata)
       named = .object(object)
     }
-    guard case .inject(let appID, let operations, _) = try planner.plan(pod: named, namespace: namespace) else {
-      return (document, nil)
+    guard case .inject(let appID, let operations, let warnings) = try planner.plan(pod: named, namespace: namespace)
+    else {
+      return (document, nil, AdmissionReviewHandler.notEnabledWarnings(pod["metadata"]?["annotations"]))
     }
     let injected = try JSONPatchApplier.apply(operations, to: pod)
-    return (try Self.replacing(path, in: document, with: injected), appID)
+    return (try Self.replacing(path, in: document, with: injected), appID, warnings)
   }
 
   static func value(at path: [String], in document: JSONValue) -> JSONValue? {
     path.reduce(Optional(document)) { current, key in current?[key] }
   }
 
-  static func replacing(_ path: [String], in document: JSONValue, with value: JSONValue) throws(InjectionError)
+  static func replacing(
+    _ path: [String], in document: JSONValue, with value: JSONValue
+  ) throws(InjectionError)
     -> JSONValue
   {
     guard let first = path.first else { return value }
@@ -66,7 +74,9 @@ public enum JSONPatchApplier {
     return document
   }
 
-  static func add(_ value: JSONValue, at tokens: ArraySlice<String>, in target: JSONValue, path: String)
+  static func add(
+    _ value: JSONValue, at tokens: ArraySlice<String>, in target: JSONValue, path: String
+  )
     throws(InjectionError) -> JSONValue
   {
     guard let token = tokens.first else { return value }

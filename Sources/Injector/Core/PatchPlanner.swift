@@ -45,8 +45,8 @@ public struct InjectionError: Error, Hashable, Sendable, CustomStringConvertible
 public enum InjectionPlan: Hashable, Sendable {
   /// Leave the pod alone.
   case skip(reason: String)
-  /// Apply `operations`; `warnings` name the annotations that were ignored.
-  case inject(appID: String, operations: [PatchOperation], warnings: [String])
+  /// Apply `operations`; `warnings` name the annotation values that could not be used as written.
+  case inject(appID: String, operations: [PatchOperation], warnings: [AnnotationWarning])
 }
 
 /// Plans the sidecar for a pod: a pure function of the pod, the injector's settings and the control plane's facts.
@@ -93,6 +93,7 @@ public struct PatchPlanner: Sendable {
       return .skip(reason: "the pod already has a daprd container")
     }
     let appID = try Self.appID(annotations: annotations, podName: metadata["name"]?.stringValue ?? "")
+    annotations.checkKeysAndBooleans()
     var sidecar = SidecarBuilder(
       settings: settings, trustAnchors: trustAnchors, mTLSEnabled: mTLSEnabled, appID: appID,
       namespace: (metadata["namespace"]?.stringValue).flatMap { $0.isEmpty ? nil : $0 } ?? namespace,

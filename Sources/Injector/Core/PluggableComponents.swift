@@ -38,14 +38,17 @@ struct PluggableComponentsPlan {
   let injected: [JSONObject]
   /// Where the socket volume is mounted (daprd, component containers).
   let folder: String
-  private(set) var warnings: [String] = []
+  private(set) var warnings: [AnnotationWarning] = []
 
-  init(containers: [JSONValue], annotations: SidecarAnnotations, appID: String, components: [PluggableComponent], folder: String) {
+  init(
+    containers: [JSONValue], annotations: SidecarAnnotations, appID: String, components: [PluggableComponent],
+    folder: String
+  ) {
     let names = Self.names(annotations)
     existing = containers.indices.filter { names.contains(containers[$0]["name"]?.stringValue ?? "") }
     self.folder = folder
     var injected: [JSONObject] = []
-    var warnings: [String] = []
+    var warnings: [AnnotationWarning] = []
     if annotations.bool("inject-pluggable-components") {
       (injected, warnings) = Self.injectable(appID: appID, components: components)
     }
@@ -55,9 +58,10 @@ struct PluggableComponentsPlan {
 
   /// The names listed in `dapr.io/pluggable-components`.
   static func names(_ annotations: SidecarAnnotations) -> Set<String> {
-    Set((annotations.string("pluggable-components") ?? "").split(separator: ",").map {
-      String($0).trimmingWhitespace
-    })
+    Set(
+      (annotations.string("pluggable-components") ?? "").split(separator: ",").map {
+        String($0).trimmingWhitespace
+      })
   }
 
   /// True when the pod has or gets component containers: only then do daprd and they share the socket volume.
@@ -74,9 +78,9 @@ struct PluggableComponentsPlan {
   /// The containers of the Components scoped to `appID` (no scopes: every app) that carry a container annotation,
   /// sorted by component name, the first per image; unnamed containers take the component's name. An annotation
   /// that is not a JSON object with an image is left out with a warning naming the component.
-  static func injectable(appID: String, components: [PluggableComponent]) -> ([JSONObject], [String]) {
+  static func injectable(appID: String, components: [PluggableComponent]) -> ([JSONObject], [AnnotationWarning]) {
     var containers: [JSONObject] = []
-    var warnings: [String] = []
+    var warnings: [AnnotationWarning] = []
     var images: Set<String> = []
     for component in components.sorted(by: { $0.name < $1.name }) {
       guard component.scopes.isEmpty || component.scopes.contains(appID) else { continue }
@@ -84,8 +88,10 @@ struct PluggableComponentsPlan {
         let image = container["image"]?.stringValue, !image.isEmpty
       else {
         warnings.append(
-          "annotation \(PluggableComponent.containerAnnotation) of Component \(component.name) is not a container "
-            + "with an image; the component is not injected")
+          AnnotationWarning(
+            .malformed,
+            "annotation \(PluggableComponent.containerAnnotation) of Component \(component.name) is not a container "
+              + "with an image; the component is not injected"))
         continue
       }
       guard images.insert(image).inserted else { continue }
@@ -113,7 +119,8 @@ struct PluggableComponentsPlan {
       let env = container["env"]?.arrayValue
       if !(env ?? []).contains(where: { $0["name"]?.stringValue == Self.folderVariable }) {
         operations.append(
-          env == nil ? .add("/spec/containers/\(index)/env", [variable]) : .add("/spec/containers/\(index)/env/-", variable))
+          env == nil
+            ? .add("/spec/containers/\(index)/env", [variable]) : .add("/spec/containers/\(index)/env/-", variable))
       }
       let mounts = container["volumeMounts"]?.arrayValue
       if !mountsSocket(mounts ?? []) {

@@ -10,7 +10,7 @@ struct SidecarBuilder {
   let appID: String
   let namespace: String
   let pod: JSONObject
-  private(set) var warnings: [String] = []
+  private(set) var warnings: [AnnotationWarning] = []
   /// The shared pluggable-component socket mount, when the pod has or gets component containers.
   var componentsSocketMount: JSONValue?
 
@@ -30,7 +30,9 @@ struct SidecarBuilder {
 
   // === Ports ===
 
-  func grpcPort(_ annotations: inout SidecarAnnotations) -> Int { annotations.int("grpc-port", default: 50001)! }
+  func grpcPort(_ annotations: inout SidecarAnnotations) -> Int {
+    annotations.int("grpc-port", default: 50001, range: .port)!
+  }
 
   /// `APP_PROTOCOL` for app containers: the annotation lower-cased (https/grpcs with app-ssl), nil when unknown.
   func appProtocolEnv(_ annotations: SidecarAnnotations) -> String? {
@@ -45,15 +47,17 @@ struct SidecarBuilder {
 
   mutating func container(_ annotations: inout SidecarAnnotations) -> JSONObject {
     let grpc = grpcPort(&annotations)
-    let internalGRPC = annotations.int("internal-grpc-port", default: 50002)!
-    let metricsPort = annotations.int("metrics-port", default: 9090)!
+    let internalGRPC = annotations.int("internal-grpc-port", default: 50002, range: .port)!
+    let metricsPort = annotations.int("metrics-port", default: 9090, range: .port)!
     let debugEnabled = annotations.bool("enable-debug")
-    let debugPort = annotations.int("debug-port", default: 40000)!
+    let debugPort = annotations.int("debug-port", default: 40000, range: .port)!
     let flags = self.flags(&annotations, grpc: grpc, internalGRPC: internalGRPC, metricsPort: metricsPort)
 
     var container: JSONObject = [
       "name": .string(PatchPlanner.sidecarName),
-      "image": .string(annotations.nonEmpty("sidecar-image") ?? settings.sidecarImage),
+      "image": .string(
+        annotations.nonEmpty("sidecar-image", insteadUsing: "the injector's image, \(settings.sidecarImage)")
+          ?? settings.sidecarImage),
       "imagePullPolicy": .string(settings.sidecarImagePullPolicy),
     ]
     container.reserveCapacity(12)  // every member below at once, without regrowing
@@ -87,7 +91,7 @@ struct SidecarBuilder {
       probe(
         &annotations, prefix: "sidecar-liveness-probe", defaults: (180, 3, 10, 5),
         handler: ["tcpSocket": ["port": .int(PatchPlanner.publicPort)]]))
-    let mounts = volumeMounts(annotations)
+    let mounts = volumeMounts(&annotations)
     if !mounts.isEmpty { container["volumeMounts"] = .array(mounts) }
     if let resources = resources(annotations) { container["resources"] = .object(resources) }
     if let seccomp = annotations.nonEmpty("sidecar-seccomp-profile-type") ?? settings.seccompProfileType,
@@ -113,9 +117,11 @@ struct SidecarBuilder {
     var flags = [
       DaprdFlag.httpPort.rawValue, "\(PatchPlanner.httpPort)", DaprdFlag.grpcPort.rawValue, "\(grpc)",
       DaprdFlag.internalGRPCPort.rawValue, "\(internalGRPC)", "--dapr-listen-addresses",
-      annotations.nonEmpty("sidecar-listen-addresses") ?? "[::1],127.0.0.1",
+      annotations.nonEmpty("sidecar-listen-addresses", insteadUsing: "the default, [::1],127.0.0.1")
+        ?? "[::1],127.0.0.1",
       "--dapr-public-port", "\(PatchPlanner.publicPort)", DaprdFlag.appID.rawValue, appID, "--app-protocol",
-      annotations.nonEmpty("app-protocol") ?? "http", "--log-level", annotations.nonEmpty("log-level") ?? "info",
+      annotations.nonEmpty("app-protocol", insteadUsing: "the default, http") ?? "http", "--log-level",
+      annotations.nonEmpty("log-level", insteadUsing: "the default, info") ?? "info",
       "--dapr-graceful-shutdown-seconds", "\(annotations.int("graceful-shutdown-seconds", default: -1)!)",
       DaprdFlag.mode.rawValue, "kubernetes", DaprdFlag.controlPlaneAddress.rawValue, settings.operatorAddress,
       DaprdFlag.sentryAddress.rawValue, settings.sentryAddress,
@@ -123,7 +129,15 @@ struct SidecarBuilder {
     func value(_ flag: String, _ key: String) {
       if let value = annotations.nonEmpty(key) { flags += [flag, value] }
     }
-    if let appPort = annotations.int("app-port"), appPort > 0 { flags += ["--app-port", "\(appPort)"] }
+    /// A flag whose empty value daprd refuses: left out, with a warning.
+    func durationValue(_ flag: String, _ key: String) {
+      if let value = annotations.nonEmpty(key, insteadUsing: "daprd's default (the flag is left out)") {
+        flags += [flag, value]
+      }
+    }
+    if let appPort = annotations.int("app-port", range: .appPort), appPort > 0 {
+      flags += ["--app-port", "\(appPort)"]
+    }
     if annotations.bool("enable-metrics", default: true) {
       flags += ["--enable-metrics", "--metrics-port", "\(metricsPort)"]
     } else {
@@ -136,13 +150,13 @@ struct SidecarBuilder {
       if !address.isEmpty { flags += [DaprdFlag.placementHostAddress.rawValue, address] }
     } else if settings.actorsEnabled {
       if settings.actorsServiceName == "placement" {
-        flags += [DaprdFlag.placementHostAddress.rawValue, settings.placementAddress]
+        flags += [DaprdFlag.placementHostAddress.rawValue, settings.actorsServiceAddress]
       } else {
         flags += [DaprdFlag.actorsService.rawValue, "\(settings.actorsServiceName):\(settings.actorsServiceAddress)"]
       }
     }
-    if !settings.remindersServiceName.isEmpty {
-      flags += ["--reminders-service", "\(settings.remindersServiceName):\(settings.remindersServiceAddress)"]
+    if let reminders = settings.remindersServiceAddress {
+      flags += [DaprdFlag.remindersService.rawValue, "\(settings.remindersServiceName):\(reminders)"]
     }
     value("--sentry-request-jwt-audiences", "sentry-request-jwt-audiences")
     if annotations.string("enable-api-logging") != nil {
@@ -153,12 +167,14 @@ struct SidecarBuilder {
       flags += [
         "--enable-app-health-check", "--app-health-check-path",
         annotations.nonEmpty("app-health-check-path") ?? "/healthz",
-        "--app-health-probe-interval", "\(annotations.int("app-health-probe-interval", default: 5)!)",
-        "--app-health-probe-timeout", "\(annotations.int("app-health-probe-timeout", default: 500)!)",
-        "--app-health-threshold", "\(annotations.int("app-health-threshold", default: 3)!)",
+        "--app-health-probe-interval",
+        "\(annotations.int("app-health-probe-interval", default: 5, range: .nonNegative32)!)",
+        "--app-health-probe-timeout",
+        "\(annotations.int("app-health-probe-timeout", default: 500, range: .nonNegative32)!)",
+        "--app-health-threshold", "\(annotations.int("app-health-threshold", default: 3, range: .nonNegative32)!)",
       ]
     }
-    value("--app-binding-options-timeout", "app-binding-options-timeout")
+    durationValue("--app-binding-options-timeout", "app-binding-options-timeout")
     if annotations.bool("log-as-json") { flags.append("--log-as-json") }
     if annotations.bool("enable-profiling") { flags.append("--enable-profiling") }
     if mTLSEnabled { flags.append(DaprdFlag.enableMTLS.rawValue) }
@@ -173,8 +189,8 @@ struct SidecarBuilder {
     if annotations.nonEmpty("unix-domain-socket-path") != nil {
       flags += ["--unix-domain-socket", PatchPlanner.socketMountPath]
     }
-    value("--dapr-block-shutdown-duration", "block-shutdown-duration")
-    value(DaprdFlag.actorsDisseminateTimeout.rawValue, "actors-disseminate-timeout")
+    durationValue("--dapr-block-shutdown-duration", "block-shutdown-duration")
+    durationValue(DaprdFlag.actorsDisseminateTimeout.rawValue, "actors-disseminate-timeout")
     if let scheduler = annotations.string("scheduler-host-address") {
       // Present but empty: an empty argument, which turns the scheduler off in daprd.
       flags += [DaprdFlag.schedulerHostAddress.rawValue, AnnotationValue.unquoted(scheduler)]
@@ -187,7 +203,7 @@ struct SidecarBuilder {
 
   // === Env, in Dapr's order ===
 
-  func env(_ annotations: inout SidecarAnnotations) -> [JSONValue] {
+  mutating func env(_ annotations: inout SidecarAnnotations) -> [JSONValue] {
     var env: [JSONValue] = [
       ["name": .string(DaprdEnvironment.namespace), "value": .string(namespace)],
       ["name": .string(DaprdEnvironment.trustAnchors), "value": .string(trustAnchors)],
@@ -199,14 +215,11 @@ struct SidecarBuilder {
       env.append(["name": .string(DaprdEnvironment.hostIP), "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]])
     }
     var keys: [String] = []
-    for (name, value) in Self.splitEnv(annotations.string("env") ?? "") {
+    for (name, value) in environmentEntries(&annotations) {
       env.append(["name": .string(name), "value": .string(value)])
       keys.append(name)
     }
-    for (name, reference) in Self.splitEnv(annotations.string("env-from-secret") ?? "") {
-      let parts = reference.split(separator: ":", maxSplits: 1).map(String.init)
-      let secret = parts.first ?? reference
-      let key = parts.count == 2 ? parts[1] : secret
+    for (name, secret, key) in secretEntries(&annotations) {
       env.append([
         "name": .string(name), "valueFrom": ["secretKeyRef": ["name": .string(secret), "key": .string(key)]],
       ])
@@ -229,33 +242,116 @@ struct SidecarBuilder {
     annotations.nonEmpty("pluggable-components-sockets-folder") ?? settings.componentSocketsFolder
   }
 
-  /// `K=V,...` split only at a comma followed by `IDENT=`, so values may hold `,` and `=`.
-  static func splitEnv(_ text: String) -> [(String, String)] {
+  /// `NAME=value` entries of `dapr.io/<key>` (see `splitEnv`): each entry's surrounding spaces trimmed, the name
+  /// before its first `=` and the value after it as written (Dapr: `" A = 1 "` is `A ` = ` 1`). A name with spaces is
+  /// trimmed (Dapr keeps them, and the API server refuses the pod); an entry without `=` or a usable name is left
+  /// out. Each with a warning that names the variable but never shows a value.
+  static func assignments(_ key: String, _ annotations: inout SidecarAnnotations) -> [(name: String, value: String)] {
+    var entries: [(String, String)] = []
+    for (index, entry) in splitEnv(annotations.string(key) ?? "").enumerated() {
+      let trimmed = entry.trimmingWhitespace
+      guard !trimmed.isEmpty else { continue }
+      guard let equals = trimmed.firstIndex(of: "=") else {
+        annotations.warn(.malformed, "\(AnnotationWarning.name(key)): entry \(index + 1) has no '='; it is left out")
+        continue
+      }
+      guard let name = variableName(String(trimmed[..<equals]), key: key, entry: index + 1, &annotations)
+      else { continue }
+      entries.append((name, String(trimmed[trimmed.index(after: equals)...])))
+    }
+    return entries
+  }
+
+  /// `dapr.io/env`.
+  func environmentEntries(_ annotations: inout SidecarAnnotations) -> [(name: String, value: String)] {
+    Self.assignments("env", &annotations)
+  }
+
+  /// `dapr.io/env-from-secret`: `NAME=secret` (key = secret) or `NAME=secret:key`, the reference's parts trimmed,
+  /// as in Dapr. A reference with more than one `:`, or without a secret or key, is left out with a warning and,
+  /// unlike Dapr, not listed in `DAPR_ENV_KEYS` either.
+  func secretEntries(_ annotations: inout SidecarAnnotations) -> [(String, String, String)] {
+    let annotation = AnnotationWarning.name("env-from-secret")
+    var entries: [(String, String, String)] = []
+    for (name, value) in Self.assignments("env-from-secret", &annotations) {
+      let reference = value.trimmingWhitespace
+      let parts = reference.split(separator: ":", omittingEmptySubsequences: false).map {
+        String($0).trimmingWhitespace
+      }
+      guard parts.count <= 2 else {
+        annotations.warn(
+          .malformed,
+          "\(annotation): \(name)=\(AnnotationWarning.quoted(reference)) is not <secret> or <secret>:<key>; "
+            + "\(name) is left out")
+        continue
+      }
+      let (secret, secretKey) = parts.count == 2 ? (parts[0], parts[1]) : (parts[0], parts[0])
+      guard !secret.isEmpty, !secretKey.isEmpty else {
+        annotations.warn(
+          .malformed,
+          "\(annotation): \(name)=\(AnnotationWarning.quoted(reference)) has no secret "
+            + (secret.isEmpty ? "name" : "key") + "; \(name) is left out")
+        continue
+      }
+      entries.append((name, secret, secretKey))
+    }
+    return entries
+  }
+
+  /// A variable's name as the API server takes it (letters, digits, `_`, `-`, `.`, not starting with a digit),
+  /// surrounding spaces trimmed with a warning; nil, with a warning, when there is none.
+  static func variableName(
+    _ raw: String, key: String, entry: Int, _ annotations: inout SidecarAnnotations
+  ) -> String? {
+    let annotation = AnnotationWarning.name(key)
+    let name = raw.trimmingWhitespace
+    guard !name.isEmpty else {
+      annotations.warn(.malformed, "\(annotation): entry \(entry) has no variable name; it is left out")
+      return nil
+    }
+    let valid =
+      name.utf8.allSatisfy {
+        isNameByte($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
+          || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z"))
+      } && !(name.utf8.first! >= UInt8(ascii: "0") && name.utf8.first! <= UInt8(ascii: "9"))
+    guard valid else {
+      annotations.warn(
+        .malformed,
+        "\(annotation): \(AnnotationWarning.quoted(name)) is not a valid variable name; it is left out")
+      return nil
+    }
+    if name != raw {
+      annotations.warn(
+        .malformed, "\(annotation): the name \(AnnotationWarning.quoted(raw)) has spaces; using \(name)")
+    }
+    return name
+  }
+
+  /// `K=V,...` split only at a comma followed by `NAME=` (upper-case), so values may hold `,` and `=`; the entries
+  /// as written.
+  static func splitEnv(_ text: String) -> [String] {
     let bytes = Array(text.utf8)
-    var entries: [ArraySlice<UInt8>] = []
+    guard !bytes.isEmpty else { return [] }
+    var entries: [String] = []
     var start = 0
     for index in bytes.indices where bytes[index] == UInt8(ascii: ",") && startsAssignment(bytes[(index + 1)...]) {
-      entries.append(bytes[start..<index])
+      entries.append(String(decoding: bytes[start..<index], as: UTF8.self))
       start = index + 1
     }
-    entries.append(bytes[start...])
-    return entries.compactMap { entry in
-      guard let equals = entry.firstIndex(of: UInt8(ascii: "=")) else { return nil }
-      let name = String(decoding: entry[..<equals], as: UTF8.self).trimmingWhitespace
-      guard !name.isEmpty else { return nil }
-      return (name, String(decoding: entry[(equals + 1)...], as: UTF8.self).trimmingWhitespace)
-    }
+    entries.append(String(decoding: bytes[start...], as: UTF8.self))
+    return entries
+  }
+
+  static func isNameByte(_ byte: UInt8) -> Bool {
+    (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+      || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+      || byte == UInt8(ascii: "_")
   }
 
   /// Whether `text` begins (after spaces) with an environment variable name (upper-case letters, digits and `_`,
   /// not starting with a digit) followed by `=`. Lower-case words are taken as part of the previous value, so
   /// `OTEL_RESOURCE_ATTRIBUTES=x=1,y=2` stays one variable.
   static func startsAssignment(_ text: ArraySlice<UInt8>) -> Bool {
-    func isNameByte(_ byte: UInt8) -> Bool {
-      (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-        || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
-        || byte == UInt8(ascii: "_")
-    }
     let rest = text.drop { $0 == UInt8(ascii: " ") }
     guard let first = rest.first, isNameByte(first), !(first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
       return false
@@ -285,10 +381,13 @@ struct SidecarBuilder {
     _ annotations: inout SidecarAnnotations, prefix: String, defaults: (Int, Int, Int, Int), handler: JSONObject
   ) -> JSONObject {
     var probe = handler
-    probe["initialDelaySeconds"] = .int(Int64(annotations.int("\(prefix)-delay-seconds", default: defaults.0)!))
-    probe["timeoutSeconds"] = .int(Int64(annotations.int("\(prefix)-timeout-seconds", default: defaults.1)!))
-    probe["periodSeconds"] = .int(Int64(annotations.int("\(prefix)-period-seconds", default: defaults.2)!))
-    probe["failureThreshold"] = .int(Int64(annotations.int("\(prefix)-threshold", default: defaults.3)!))
+    func value(_ suffix: String, _ fallback: Int) -> JSONValue {
+      .int(Int64(annotations.int("\(prefix)-\(suffix)", default: fallback, range: .nonNegative32)!))
+    }
+    probe["initialDelaySeconds"] = value("delay-seconds", defaults.0)
+    probe["timeoutSeconds"] = value("timeout-seconds", defaults.1)
+    probe["periodSeconds"] = value("period-seconds", defaults.2)
+    probe["failureThreshold"] = value("threshold", defaults.3)
     return probe
   }
 
@@ -303,7 +402,10 @@ struct SidecarBuilder {
       guard let value = annotations.nonEmpty(key) else { continue }
       guard Self.isQuantity(value) else {
         warnings.append(
-          "annotation dapr.io/\(key) is not a Kubernetes quantity (\"\(value)\"); the sidecar gets no resources")
+          AnnotationWarning(
+            .badQuantity,
+            "\(AnnotationWarning.name(key)): \(AnnotationWarning.quoted(value)) is not a Kubernetes quantity; "
+              + "the sidecar gets no requests or limits"))
         return nil
       }
       if isLimit { limits[resource] = .string(value) } else { requests[resource] = .string(value) }
@@ -357,25 +459,49 @@ struct SidecarBuilder {
     return volumes
   }
 
-  func volumeMounts(_ annotations: SidecarAnnotations) -> [JSONValue] {
+  /// daprd's mounts in Dapr's order: the annotation's read-only then read-write mounts, the unix socket, the
+  /// identity token, then the components' socket folder.
+  mutating func volumeMounts(_ annotations: inout SidecarAnnotations) -> [JSONValue] {
     var mounts: [JSONValue] = []
+    var paths: Set<String> = [PatchPlanner.tokenMountPath, PatchPlanner.socketMountPath]
+    if let componentsPath = componentsSocketMount?["mountPath"]?.stringValue { paths.insert(componentsPath) }
+    let podVolumes = Set((spec["volumes"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+    for (key, readOnly) in [("volume-mounts", true), ("volume-mounts-rw", false)] {
+      let annotation = AnnotationWarning.name(key)
+      for entry in (annotations.string(key) ?? "").split(separator: ",", omittingEmptySubsequences: false) {
+        // As Dapr: the entry's outer spaces trimmed, exactly one ':', the parts as written.
+        let trimmed = String(entry).trimmingWhitespace
+        guard !trimmed.isEmpty else { continue }
+        let parts = trimmed.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2, !parts[1].isEmpty else {
+          annotations.warn(
+            .malformed, "\(annotation): \(AnnotationWarning.quoted(trimmed)) is not <volume>:<path>; it is skipped")
+          continue
+        }
+        guard podVolumes.contains(parts[0]) else {
+          annotations.warn(
+            .malformed,
+            "\(annotation): the pod has no volume named \(AnnotationWarning.quoted(parts[0])); it is skipped")
+          continue
+        }
+        // A second mount at one path is refused by the API server with the whole pod.
+        guard paths.insert(parts[1]).inserted else {
+          annotations.warn(
+            .malformed,
+            "\(annotation): daprd already has a mount at \(AnnotationWarning.quoted(parts[1])); it is skipped")
+          continue
+        }
+        mounts.append(["name": .string(parts[0]), "mountPath": .string(parts[1]), "readOnly": .bool(readOnly)])
+      }
+    }
+    if annotations.nonEmpty("unix-domain-socket-path") != nil {
+      mounts.append(["name": .string(PatchPlanner.socketVolume), "mountPath": .string(PatchPlanner.socketMountPath)])
+    }
     if settings.identityToken {
       mounts.append([
         "name": .string(PatchPlanner.tokenVolume), "mountPath": .string(PatchPlanner.tokenMountPath),
         "readOnly": true,
       ])
-    }
-    if annotations.nonEmpty("unix-domain-socket-path") != nil {
-      mounts.append(["name": .string(PatchPlanner.socketVolume), "mountPath": .string(PatchPlanner.socketMountPath)])
-    }
-    let podVolumes = Set((spec["volumes"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
-    for (key, readOnly) in [("volume-mounts", true), ("volume-mounts-rw", false)] {
-      for entry in (annotations.string(key) ?? "").split(separator: ",") {
-        let parts = entry.split(separator: ":", maxSplits: 1).map { String($0).trimmingWhitespace }
-        // Volumes the pod does not have are skipped, as in Dapr.
-        guard parts.count == 2, podVolumes.contains(parts[0]) else { continue }
-        mounts.append(["name": .string(parts[0]), "mountPath": .string(parts[1]), "readOnly": .bool(readOnly)])
-      }
     }
     if let componentsSocketMount { mounts.append(componentsSocketMount) }
     return mounts

@@ -32,6 +32,18 @@ public final class InjectorMetrics: Sendable {
     ).increment()
   }
 
+  /// Beyond Dapr: the annotation values the injector could not use as written, by reason
+  /// (`AnnotationWarning.Reason`).
+  func warned(_ warnings: [AnnotationWarning]) {
+    for warning in warnings {
+      registry.counter(
+        "dapr_injector_annotation_warnings_total",
+        help: "Annotation values the injector could not use as written (returned as admission warnings), by reason.",
+        labels: [("reason", warning.reason.rawValue)]
+      ).increment()
+    }
+  }
+
   func failed(appID: String, reason: String) {
     var labels = [("reason", reason)]
     if !appID.isEmpty { labels.insert(("app_id", appID), at: 0) }
@@ -89,10 +101,14 @@ public struct InjectorWebhook: Service {
       let answer = handler.current.handle(
         body: Data(buffer: body), contentType: request.headers[.contentType],
         declaredLength: request.headers[.contentLength].flatMap { Int($0) })
+      metrics.warned(answer.warnings)
       switch answer.outcome {
       case .injected(let appID, let warnings):
         metrics.succeeded(appID: appID)
-        for warning in warnings { logger.warning("\(warning)", metadata: ["app_id": "\(appID)"]) }
+        for warning in warnings {
+          logger.warning(
+            "\(warning.message)", metadata: ["app_id": "\(appID)", "reason": "\(warning.reason.rawValue)"])
+        }
         logger.info("Sidecar injector succeeded injection for app '\(appID)'")
       case .refused(let appID, let reason):
         metrics.failed(appID: appID, reason: "patch")

@@ -10,6 +10,7 @@ public enum DaprdFlag: String, CaseIterable, Sendable {
   case sentryAddress = "--sentry-address"
   case placementHostAddress = "--placement-host-address"
   case actorsService = "--actors-service"
+  case remindersService = "--reminders-service"
   case config = "--config"
   case enableMTLS = "--enable-mtls"
   case schedulerHostAddress = "--scheduler-host-address"
