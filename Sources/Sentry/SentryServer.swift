@@ -20,6 +20,7 @@ public enum SentryServer {
   public static func run(options: SentryOptions) async throws {
     var targets = [CAManager.readinessTarget, serverTarget]
     if options.mode == .kubernetes { targets.append(InformerClusterDirectory.readinessTarget) }
+    if options.oidc != nil { targets.append(OIDCServer.readinessTarget) }
     try await ControlPlaneProcess.run(component: .sentry, options: options.observability, readinessTargets: targets) {
       environment in
       try await makeServices(options: options, environment: environment)
@@ -29,7 +30,8 @@ public enum SentryServer {
   /// Sentry's services, in start order. Tests call this directly.
   public static func makeServices(
     options: SentryOptions, environment: ProcessEnvironment, namespace: String = ProcessFacts.namespace(),
-    now: @escaping @Sendable () -> Date = { Date() }
+    now: @escaping @Sendable () -> Date = { Date() },
+    onOIDCListening: @escaping @Sendable (Int) async -> Void = { _ in }
   ) async throws -> [any Service] {
     let logger = environment.logger
     let metrics = SentryMetrics(registry: environment.metrics)
@@ -78,16 +80,18 @@ public enum SentryServer {
     }
 
     let sharedSettings = LatestValue(settings)
+    let jwt = try options.jwt
     let manager = CAManager(
       store: store, trustDomain: options.trustDomain, namespace: namespace, keyAlgorithm: options.caKeyAlgorithm,
       allowedClockSkew: { TimeInterval(sharedSettings.current.allowedClockSkew.nanoseconds) / 1e9 },
-      metrics: metrics, readiness: environment.readiness, logger: environment.logger(subscope: "ca"), now: now)
+      metrics: metrics, readiness: environment.readiness, logger: environment.logger(subscope: "ca"), jwt: jwt,
+      now: now)
     let serving = ServingIdentity(
       spiffeID: sentryID, authority: manager.authority, settings: sharedSettings, metrics: metrics,
       logger: environment.logger(subscope: "server"), now: now)
     let authority = CertificateAuthority(
       validators: validators, defaultValidator: defaultValidator, authority: manager.authority,
-      settings: sharedSettings, namespace: namespace, now: now)
+      settings: sharedSettings, namespace: namespace, jwtIssuer: jwt == nil ? nil : manager.jwtIssuer, now: now)
     let service = CAService(authority: authority, metrics: metrics, logger: environment.logger(subscope: "server"))
 
     services += [
@@ -97,6 +101,13 @@ public enum SentryServer {
         host: listenHost(options.listenAddress), port: options.port, serving: serving, service: service,
         readiness: environment.readiness, logger: environment.logger(subscope: "server")),
     ]
+    if let oidc = options.oidc {
+      services.append(
+        OIDCServer(
+          discovery: OIDCDiscovery(settings: oidc, issuer: jwt?.issuer), jwtIssuer: manager.jwtIssuer,
+          readiness: environment.readiness, logger: environment.logger(subscope: "oidc"),
+          onListening: onOIDCListening))
+    }
     return services
   }
 

@@ -125,13 +125,12 @@ import X509
 /// What sentry does with what its store holds.
 @Suite struct CAStoreDecisionTests {
   struct NamedStore: CAStore {
-    func describe(_ part: CAMaterialError.Part) -> String {
-      "Secret dapr-system/dapr-trust-bundle key \(part.rawValue)"
+    func describe(_ entry: CAStoreEntry) -> String {
+      "Secret dapr-system/dapr-trust-bundle key \(entry.defaultName)"
     }
     var publishedAnchorsDescription: String { "ConfigMap dapr-system/dapr-trust-bundle key ca.crt" }
     func read() async throws(CAStoreError) -> StoredCA { StoredCA(publishesAnchors: true) }
-    func write(_ material: CAMaterial, over previous: StoredCA) async throws(CAStoreError) {}
-    func publish(anchorsPEM: String, over previous: StoredCA) async throws(CAStoreError) {}
+    func apply(_ update: CAStoreUpdate, over previous: StoredCA) async throws(CAStoreError) {}
     func changes() -> AsyncStream<Void> { AsyncStream { $0.finish() } }
   }
 

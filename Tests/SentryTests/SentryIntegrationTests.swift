@@ -21,12 +21,15 @@ struct RunningSentry {
 
   var manager: CAManager { services.compactMap { $0 as? CAManager }.first! }
 
-  static func make(cluster: LocalKubernetes.Cluster, namespace: String) async throws -> RunningSentry {
+  static func make(
+    cluster: LocalKubernetes.Cluster, namespace: String, flags: [String] = []
+  ) async throws -> RunningSentry {
     let port = freeLocalPort()
-    let options = try SentryOptions.parse([
-      "--mode", "kubernetes", "--kubeconfig", cluster.kubeconfigPath, "--port", "\(port)", "--listen-address",
-      "127.0.0.1", "--trust-domain", "cluster.local",
-    ])
+    let options = try SentryOptions.parse(
+      [
+        "--mode", "kubernetes", "--kubeconfig", cluster.kubeconfigPath, "--port", "\(port)", "--listen-address",
+        "127.0.0.1", "--trust-domain", "cluster.local",
+      ] + flags)
     let readiness = ReadinessTargets([
       CAManager.readinessTarget, SentryServer.serverTarget, InformerClusterDirectory.readinessTarget,
     ])
@@ -277,6 +280,42 @@ enum SentryFixture {
       #expect(issuers[0] != nil && issuers[0] == issuers[1])
       let stored = try await SentryFixture.secretValues(client, namespace)
       #expect(stored["issuer.crt"] == first.manager.authority.current?.issuerChainPEM)
+    }
+    try await client.delete(Namespace.self, name: namespace)
+    await client.shutdown()
+  }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct SentryJWTIntegrationTests {
+  @Test func twoSentriesWithJWTsShareOneGeneratedKeyPublishedInTheConfigMapAndFollowARotation() async throws {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let client = try cluster.adminClient()
+    let namespace = try await SentryFixture.sentryNamespace(client)
+    let first = try await RunningSentry.make(cluster: cluster, namespace: namespace, flags: ["--jwt-enabled"])
+    let second = try await RunningSentry.make(cluster: cluster, namespace: namespace, flags: ["--jwt-enabled"])
+    try await withRunningServices(first.services + second.services) {
+      try await first.waitUntilReady()
+      try await second.waitUntilReady()
+      let stored = try await SentryFixture.secretValues(client, namespace)
+      #expect(Set(stored.keys) == ["ca.crt", "issuer.crt", "issuer.key", "jwt.key", "jwks.json"])
+      let published = try await client.get(ConfigMap.self, namespace: namespace, name: "dapr-trust-bundle")
+      #expect(published.data?["jwks.json"] == stored["jwks.json"])
+      let kid = try #require(first.manager.jwtIssuer.current?.key.keyID)
+      #expect(second.manager.jwtIssuer.current?.key.keyID == kid)
+
+      // `sentry ca rotate-jwt-key --publish-for 0s`: both replicas move to the new key; the old one stays published.
+      let maintenance = CAMaintenance(
+        client: client, namespace: namespace,
+        keys: [.trustAnchors: "ca.crt", .issuerCertificate: "issuer.crt", .issuerKey: "issuer.key"])
+      _ = try await maintenance.rotateJWTKey(publishFor: 0)
+      try await eventually("both sentries sign with the new key") {
+        let kids = [first.manager.jwtIssuer.current?.key.keyID, second.manager.jwtIssuer.current?.key.keyID]
+        return kids[0] != kid && kids[0] == kids[1]
+      }
+      let rotated = try await client.get(ConfigMap.self, namespace: namespace, name: "dapr-trust-bundle")
+      let keySet = try JWKSet(json: try #require(rotated.data?["jwks.json"]))
+      #expect(keySet.keys.compactMap(\.keyID).contains(kid) && keySet.keys.count == 2)
+      #expect(first.manager.jwtIssuer.current?.keySet == keySet)
     }
     try await client.delete(Namespace.self, name: namespace)
     await client.shutdown()

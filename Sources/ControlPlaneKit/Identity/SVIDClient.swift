@@ -63,6 +63,14 @@ public final class SVIDClient: Sendable {
 
   /// Asks sentry once for an SVID and checks the answer.
   public func fetch() async throws -> TLSIdentity {
+    try await fetchWithJWTs(audiences: []).identity
+  }
+
+  /// The SVID and, when sentry issues JWTs, the token for the trust domain and `audiences`
+  /// (`--sentry-request-jwt-audiences`), and one token per audience, as the response carries them.
+  public func fetchWithJWTs(
+    audiences: [String]
+  ) async throws -> (identity: TLSIdentity, jwt: String?, perAudience: [String: String]) {
     let key = request.keyAlgorithm.makePrivateKey()
     let csr = try CertificateSigningRequest(
       version: .v1, subject: DistinguishedName(), privateKey: key, attributes: .init(),
@@ -73,6 +81,7 @@ public final class SVIDClient: Sendable {
     message.trustDomain = request.trustDomain
     message.tokenValidator = request.validator
     message.certificateSigningRequest = Data(try csr.serializeAsPEM().pemString.utf8)
+    message.jwtAudiences = audiences
     if let tokenFile = request.tokenFile {
       guard let token = FileManager.default.contents(atPath: tokenFile) else {
         throw SVIDError("cannot read the identity token \(tokenFile)")
@@ -91,7 +100,10 @@ public final class SVIDClient: Sendable {
       options.timeout = .seconds(10)
       return try await Dapr_Proto_Sentry_V1_CA.Client(wrapping: client).signCertificate(message, options: options)
     }
-    return try check(response, key: key)
+    return (
+      try check(response, key: key), response.hasJwt ? response.jwt.value : nil,
+      response.perAudienceJwts.mapValues(\.value)
+    )
   }
 
   /// The answer must be a chain for our key and identity that verifies against the trust anchors.

@@ -2,6 +2,7 @@ import ControlPlaneKit
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Keeps sentry's CA loaded from its store: generates one when nothing is stored, refuses (and stays unready) when
 /// what is stored is partial, inconsistent or invalid, and picks up a changed issuer or new anchors without a
@@ -9,6 +10,8 @@ import ServiceLifecycle
 public final class CAManager: Service, Sendable {
   /// The CA in use; `nil` until one is loaded.
   public let authority = LatestValue<IssuingAuthority?>(nil)
+  /// The JWT signer in use (with `--jwt-enabled`); `nil` until loaded.
+  public let jwtIssuer = LatestValue<JWTIssuer?>(nil)
   /// Why no CA (or no newer CA) could be loaded, if anything is wrong.
   public let problem = LatestValue<String?>(nil)
 
@@ -24,12 +27,14 @@ public final class CAManager: Service, Sendable {
   private let readiness: ReadinessTargets?
   private let logger: Logger
   private let now: @Sendable () -> Date
+  private let jwt: JWTSettings?
 
   public init(
     store: any CAStore, trustDomain: String, namespace: String, keyAlgorithm: KeyAlgorithm,
     allowedClockSkew: @escaping @Sendable () -> TimeInterval, metrics: SentryMetrics, readiness: ReadinessTargets?,
-    logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    logger: Logger, jwt: JWTSettings? = nil, now: @escaping @Sendable () -> Date = { Date() }
   ) {
+    self.jwt = jwt
     self.store = store
     self.trustDomain = trustDomain
     self.namespace = namespace
@@ -41,20 +46,50 @@ public final class CAManager: Service, Sendable {
     self.now = now
   }
 
+  /// Whether everything asked for is loaded (the CA, and the JWT signer with `--jwt-enabled`).
+  private var isComplete: Bool { authority.current != nil && (jwt == nil || jwtIssuer.current != nil) }
+
   public func run() async throws {
+    // Store changes and due times (a JWT key to promote or retire) wake the loop alike.
+    let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     let changes = store.changes()
+    let forward = Task {
+      for await _ in changes { wake.yield() }
+    }
+    defer { forward.cancel() }
+    defer { wakeTimer.withLock { $0?.cancel() } }
     try await untilShutdown { [self] in
       var backoff = Duration.seconds(1)
       // Load until a CA is in place, retrying with backoff: a missing object or a refused bundle may be fixed.
-      while authority.current == nil {
+      while !isComplete {
         if await reload() == .retryAtOnce { continue }
-        if authority.current != nil { break }
+        if isComplete { break }
         try await Task.sleep(for: backoff)
         backoff = min(backoff * 2, .seconds(30))
       }
-      for await _ in changes {
+      schedule(wake)
+      for await _ in wakeUps {
         // A write of our own (or of another replica) lands here too; a conflict means read again.
         while await reload() == .retryAtOnce {}
+        schedule(wake)
+      }
+    }
+  }
+
+  /// The next time something stored falls due, from the last reload.
+  private let deadline = LatestValue<Date?>(nil)
+  private let wakeTimer = Mutex<Task<Void, Never>?>(nil)
+
+  /// Wakes the loop when the deadline falls due.
+  private func schedule(_ wake: AsyncStream<Void>.Continuation) {
+    wakeTimer.withLock { task in
+      task?.cancel()
+      task = nil
+      guard let due = deadline.current else { return }
+      let delay = max(0, due.timeIntervalSince(now()))
+      task = Task {
+        try? await Task.sleep(for: .milliseconds(Int64(delay * 1000) + 10))
+        if !Task.isCancelled { wake.yield() }
       }
     }
   }
@@ -112,13 +147,88 @@ public final class CAManager: Service, Sendable {
         return .failed
       }
       install(verified)
-      return .done
+      return await reloadJWT(stored)
 
     case .use(let material):
       guard let verified = await verify(material) else { return .failed }
       install(verified)
+      return await reloadJWT(stored)
+    }
+  }
+
+  /// The JWT half, with `--jwt-enabled`: generate a key and set when none is stored, verify and use them, keep the
+  /// ConfigMap's copy of the set current, and carry out a key rotation's due steps.
+  private func reloadJWT(_ stored: StoredCA) async -> Outcome {
+    guard let jwt else {
+      deadline.set(nil)
+      clearProblem()
       return .done
     }
+    switch JWTStoreDecision.decide(stored, store: store) {
+    case .refuse(let reason):
+      report(reason)
+      return .failed
+    case .generate:
+      logger.info("Generating JWT signing key and persisting to store")
+      do {
+        let update = try JWTStoreDecision.generated()
+        var withCopy = update
+        if stored.publishesAnchors { withCopy.published[.jwks] = update.entries[.jwks] ?? nil }
+        try await store.apply(withCopy, over: stored)
+      } catch let error as CAStoreError where error.code == .conflict {
+        return .retryAtOnce
+      } catch {
+        report("failed to store the JWT signing key: \(error)")
+        return .failed
+      }
+      return .retryAtOnce
+    case .use(let pem, let json, let publish):
+      let issuer: JWTIssuer
+      let rotation: JWTRotationState
+      do {
+        let keySet = try JWKSet(json: json)
+        let loaded = try JWTSigningKey(pem: pem, algorithm: jwt.algorithm)
+        let entry = try keySet.entry(for: loaded.publicJWK, configuredKeyID: jwt.keyID)
+        let key = loaded.withKeyID(jwt.keyID ?? entry.keyID ?? loaded.publicJWK.thumbprint)
+        issuer = try await JWTIssuer(key: key, keySet: keySet, issuer: jwt.issuer, ttl: jwt.ttl)
+        rotation = try JWTRotationState(json: stored[.jwtRotation])
+        var (update, due) = try rotation.step(
+          stored: stored, currentKeyID: key.keyID, ttl: jwt.ttl, skew: allowedClockSkew(), now: now())
+        if publish, update == nil { update = CAStoreUpdate(published: [.jwks: json]) }
+        if let update {
+          do {
+            try await store.apply(update, over: stored)
+          } catch  where error.code == .conflict {
+            return .retryAtOnce
+          } catch {
+            report("failed to update the JWT keys: \(error.message)")
+            return .failed
+          }
+          return .retryAtOnce
+        }
+        deadline.set(due)
+      } catch let error as JWTKeyError {
+        report("\(store.describe(.jwtSigningKey)), \(store.describe(.jwks)): \(error.message)")
+        return .failed
+      } catch {
+        report("cannot use the JWT signing key: \(error)")
+        return .failed
+      }
+      if jwtIssuer.current?.key.keyID != issuer.key.keyID || jwtIssuer.current?.keySet != issuer.keySet {
+        if jwtIssuer.current != nil {
+          logger.info("JWT signing keys changed", metadata: ["kid": "\(issuer.key.keyID)"])
+        }
+        jwtIssuer.set(issuer)
+        logger.info("JWT issuing enabled", metadata: ["kid": "\(issuer.key.keyID)"])
+      }
+      clearProblem()
+      markReadyIfComplete()
+      return .done
+    }
+  }
+
+  private func markReadyIfComplete() {
+    if isComplete { readiness?.markReady(Self.readinessTarget) }
   }
 
   private func verify(_ material: CAMaterial) async -> IssuingAuthority? {
@@ -134,7 +244,6 @@ public final class CAManager: Service, Sendable {
   private func install(_ next: IssuingAuthority) {
     let previous = authority.current
     if let previous, previous.issuer == next.issuer, previous.anchors == next.anchors {
-      clearProblem()
       return
     }
     if previous == nil {
@@ -147,7 +256,7 @@ public final class CAManager: Service, Sendable {
     metrics.record(next)
     authority.set(next)
     clearProblem()
-    readiness?.markReady(Self.readinessTarget)
+    markReadyIfComplete()
     logger.info("CA certificate key pair ready", metadata: ["issuer-expiry": "\(next.issuer.notValidAfter)"])
   }
 

@@ -2,14 +2,49 @@ import ControlPlaneKit
 import Foundation
 import X509
 
-/// What a CA store holds now: the three credentials and, in Kubernetes, the ConfigMap's published copy of the
-/// anchors. Empty values read as absent.
+/// One thing a CA store keeps. The first three are Dapr's credentials; the JWT entries are Dapr's too (`jwt.key`,
+/// `jwks.json`); the rest are this sentry's own state, ignored by Dapr's.
+public enum CAStoreEntry: String, Hashable, Sendable, CaseIterable {
+  case trustAnchors, issuerCertificate, issuerKey
+  /// The JWT signing key (`jwt.key`).
+  case jwtSigningKey
+  /// The published JWT key set (`jwks.json`), also in the ConfigMap.
+  case jwks
+  /// A key published in `jwks.json` that signs from a set time (`sentry ca rotate-jwt-key`).
+  case jwtNextSigningKey
+  /// When the next key signs, and until when retired keys stay published (JSON).
+  case jwtRotation
+
+  /// The credential part, for the first three.
+  public var part: CAMaterialError.Part? {
+    switch self {
+    case .trustAnchors: .trustAnchors
+    case .issuerCertificate: .issuerCertificate
+    case .issuerKey: .issuerKey
+    default: nil
+    }
+  }
+
+  /// The default Secret key or file name.
+  public var defaultName: String {
+    switch self {
+    case .trustAnchors: "ca.crt"
+    case .issuerCertificate: "issuer.crt"
+    case .issuerKey: "issuer.key"
+    case .jwtSigningKey: "jwt.key"
+    case .jwks: "jwks.json"
+    case .jwtNextSigningKey: "jwt.next.key"
+    case .jwtRotation: "jwt-rotation.json"
+    }
+  }
+}
+
+/// What a CA store holds now: its entries (the Secret or the files) and, in Kubernetes, the ConfigMap's published
+/// copies (`ca.crt`, `jwks.json`). Empty values read as absent.
 public struct StoredCA: Sendable, Hashable {
-  public var trustAnchors: String?
-  public var issuerCertificate: String?
-  public var issuerKey: String?
-  /// The ConfigMap's `ca.crt` (Kubernetes); `nil` where there is no separate published copy (files).
-  public var publishedAnchors: String?
+  public var entries: [CAStoreEntry: String] = [:]
+  /// The ConfigMap's entries (Kubernetes); empty where nothing is published separately (files).
+  public var published: [CAStoreEntry: String] = [:]
   /// Whether this store publishes the anchors separately (the ConfigMap).
   public var publishesAnchors: Bool
   /// The versions the values were read at, for optimistic writes.
@@ -25,28 +60,83 @@ public struct StoredCA: Sendable, Hashable {
     trustAnchors: String? = nil, issuerCertificate: String? = nil, issuerKey: String? = nil,
     publishedAnchors: String? = nil, publishesAnchors: Bool
   ) {
-    self.trustAnchors = trustAnchors.nonEmpty
-    self.issuerCertificate = issuerCertificate.nonEmpty
-    self.issuerKey = issuerKey.nonEmpty
-    self.publishedAnchors = publishedAnchors.nonEmpty
     self.publishesAnchors = publishesAnchors
+    self.trustAnchors = trustAnchors
+    self.issuerCertificate = issuerCertificate
+    self.issuerKey = issuerKey
+    self.publishedAnchors = publishedAnchors
   }
+
+  public subscript(entry: CAStoreEntry) -> String? {
+    get { entries[entry] }
+    set { entries[entry] = newValue.nonEmpty }
+  }
+
+  public var trustAnchors: String? {
+    get { self[.trustAnchors] }
+    set { self[.trustAnchors] = newValue }
+  }
+  public var issuerCertificate: String? {
+    get { self[.issuerCertificate] }
+    set { self[.issuerCertificate] = newValue }
+  }
+  public var issuerKey: String? {
+    get { self[.issuerKey] }
+    set { self[.issuerKey] = newValue }
+  }
+  /// The ConfigMap's `ca.crt` (Kubernetes); `nil` where there is no separate published copy (files).
+  public var publishedAnchors: String? {
+    get { published[.trustAnchors] }
+    set { published[.trustAnchors] = newValue.nonEmpty }
+  }
+}
+
+/// A change to a store: entries to set (a value) or remove (nil), in the credentials and in the published copy.
+public struct CAStoreUpdate: Sendable, Hashable {
+  public var entries: [CAStoreEntry: String?] = [:]
+  public var published: [CAStoreEntry: String?] = [:]
+
+  public init(entries: [CAStoreEntry: String?] = [:], published: [CAStoreEntry: String?] = [:]) {
+    self.entries = entries
+    self.published = published
+  }
+
+  public var isEmpty: Bool { entries.isEmpty && published.isEmpty }
 }
 
 /// Where CA material lives: the `dapr-trust-bundle` Secret and ConfigMap, or credential files.
 public protocol CAStore: Sendable {
-  /// Names the store's places in messages, such as `Secret dapr-system/dapr-trust-bundle key issuer.key`.
-  func describe(_ part: CAMaterialError.Part) -> String
+  /// Names an entry's place in messages, such as `Secret dapr-system/dapr-trust-bundle key issuer.key`.
+  func describe(_ entry: CAStoreEntry) -> String
   /// The published anchors' place, such as `ConfigMap dapr-system/dapr-trust-bundle key ca.crt`.
   var publishedAnchorsDescription: String { get }
   /// Reads what is stored.
   func read() async throws(CAStoreError) -> StoredCA
-  /// Writes new credentials where `previous` was read; ``CAStoreError/Code/conflict`` when someone else wrote first.
-  func write(_ material: CAMaterial, over previous: StoredCA) async throws(CAStoreError)
-  /// Publishes `anchorsPEM` (the ConfigMap) where `previous` was read.
-  func publish(anchorsPEM: String, over previous: StoredCA) async throws(CAStoreError)
+  /// Applies `update` where `previous` was read, each object with its version as a precondition;
+  /// ``CAStoreError/Code/conflict`` when someone else wrote first.
+  func apply(_ update: CAStoreUpdate, over previous: StoredCA) async throws(CAStoreError)
   /// Signals (with no payload) whenever what is stored may have changed.
   func changes() -> AsyncStream<Void>
+}
+
+extension CAStore {
+  public func describe(_ part: CAMaterialError.Part) -> String {
+    describe(CAStoreEntry.allCases.first { $0.part == part } ?? .trustAnchors)
+  }
+
+  /// Writes new credentials where `previous` was read.
+  public func write(_ material: CAMaterial, over previous: StoredCA) async throws(CAStoreError) {
+    try await apply(
+      CAStoreUpdate(entries: [
+        .trustAnchors: material.trustAnchorsPEM, .issuerCertificate: material.issuerCertificatePEM,
+        .issuerKey: material.issuerKeyPEM,
+      ]), over: previous)
+  }
+
+  /// Publishes `anchorsPEM` (the ConfigMap) where `previous` was read.
+  public func publish(anchorsPEM: String, over previous: StoredCA) async throws(CAStoreError) {
+    try await apply(CAStoreUpdate(published: [.trustAnchors: anchorsPEM]), over: previous)
+  }
 }
 
 /// Why a store could not be read or written.
@@ -127,7 +217,7 @@ public enum CAStoreDecision: Sendable, Equatable {
 }
 
 extension Optional where Wrapped == String {
-  fileprivate var nonEmpty: String? {
+  var nonEmpty: String? {
     guard let self, !self.trimmingWhitespace.isEmpty else { return nil }
     return self
   }

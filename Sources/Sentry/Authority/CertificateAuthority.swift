@@ -13,6 +13,10 @@ public struct CertificateAuthority: Sendable {
     public var anchorsPEM: String
     public var leaf: Certificate
     public var validUntil: Date { leaf.notValidAfter }
+    /// With `--jwt-enabled`: the token for the trust domain and the requested audiences.
+    public var jwt: String?
+    /// With `--jwt-enabled`: one token per requested audience.
+    public var perAudienceJWTs: [String: String] = [:]
   }
 
   public let validators: [SignRequest.Validator: any IdentityValidator]
@@ -23,13 +27,16 @@ public struct CertificateAuthority: Sendable {
   public let settings: LatestValue<MTLSSettings>
   /// Sentry's namespace: control-plane ids asked for there get their services' DNS names.
   public let namespace: String
+  /// The JWT signer, when JWTs are issued (`nil` inside: not loaded yet).
+  public let jwtIssuer: LatestValue<JWTIssuer?>?
   public let now: @Sendable () -> Date
 
   public init(
     validators: [SignRequest.Validator: any IdentityValidator], defaultValidator: SignRequest.Validator?,
     authority: LatestValue<IssuingAuthority?>, settings: LatestValue<MTLSSettings>, namespace: String,
-    now: @escaping @Sendable () -> Date = { Date() }
+    jwtIssuer: LatestValue<JWTIssuer?>? = nil, now: @escaping @Sendable () -> Date = { Date() }
   ) {
+    self.jwtIssuer = jwtIssuer
     self.validators = validators
     self.defaultValidator = defaultValidator
     self.authority = authority
@@ -53,18 +60,39 @@ public struct CertificateAuthority: Sendable {
       throw SignFailure(.internal, "failed to sign certificate: the certificate authority is not ready")
     }
     let settings = settings.current
+    let moment = now()
+    let skew = TimeInterval(settings.allowedClockSkew.nanoseconds) / 1e9
+    let id: SPIFFEID
+    var signed: Signed
     do {
-      let id = try SPIFFEID(trustDomain: trustDomain, namespace: request.namespace, appID: request.id)
+      id = try SPIFFEID(trustDomain: trustDomain, namespace: request.namespace, appID: request.id)
       let issued = try current.issue(
         WorkloadCertificateRequest(
           publicKey: csr.publicKey, spiffeID: id,
           dnsNames: Self.dnsNames(id: request.id, namespace: request.namespace, sentryNamespace: namespace),
-          now: now(), ttl: TimeInterval(settings.workloadCertTTL.nanoseconds) / 1e9,
-          allowedClockSkew: TimeInterval(settings.allowedClockSkew.nanoseconds) / 1e9))
-      return Signed(chainPEM: issued.chainPEM, anchorsPEM: current.anchorsPEM, leaf: issued.leaf)
+          now: moment, ttl: TimeInterval(settings.workloadCertTTL.nanoseconds) / 1e9, allowedClockSkew: skew))
+      signed = Signed(chainPEM: issued.chainPEM, anchorsPEM: current.anchorsPEM, leaf: issued.leaf)
     } catch {
       throw .signingFailed
     }
+    // As Dapr: the JWTs only after the certificate, and a JWT failure fails the whole request.
+    if let jwtIssuer {
+      guard let signer = jwtIssuer.current else {
+        throw SignFailure(.internal, "failed to generate JWT: JWT signing key is not available")
+      }
+      do {
+        let tokens = try await signer.tokens(
+          subject: id, requestedAudiences: request.jwtAudiences, now: moment, allowedClockSkew: skew)
+        signed.jwt = tokens.jwt
+        signed.perAudienceJWTs = tokens.perAudience
+      } catch {
+        throw SignFailure(
+          .internal,
+          error.message.hasPrefix("failed to generate JWT") ? error.message : "failed to generate JWT: \(error.message)"
+        )
+      }
+    }
+    return signed
   }
 
   /// The DNS names of control-plane services that serve webhooks or peer traffic, for requests from sentry's own

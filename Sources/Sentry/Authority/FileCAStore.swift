@@ -1,43 +1,43 @@
 import ControlPlaneKit
 import Foundation
 
-/// Credential files, as Dapr's self-hosted sentry keeps them: `ca.crt`, `issuer.crt` and `issuer.key` in the
-/// `--issuer-credentials` folder (or at absolute paths given by the `--issuer-*-filename` flags), mode 0600.
+/// Credential files, as Dapr's self-hosted sentry keeps them: `ca.crt`, `issuer.crt`, `issuer.key` (and, with JWT,
+/// `jwt.key` and `jwks.json`) in the `--issuer-credentials` folder, or where the file-name flags say, mode 0600.
+/// A relative JWT file name counts too (Dapr's sentry quietly uses the default name unless the flag is absolute).
 public final class FileCAStore: CAStore {
-  public let paths: [CAMaterialError.Part: String]
+  public let paths: [CAStoreEntry: String]
   private let pollInterval: Duration
 
-  public init(directory: String, fileNames: [CAMaterialError.Part: String], pollInterval: Duration = .seconds(2)) {
-    var paths: [CAMaterialError.Part: String] = [:]
-    for part in [CAMaterialError.Part.trustAnchors, .issuerCertificate, .issuerKey] {
-      let name = fileNames[part] ?? part.rawValue
-      paths[part] = name.hasPrefix("/") ? name : (directory as NSString).appendingPathComponent(name)
+  public init(directory: String, fileNames: [CAStoreEntry: String], pollInterval: Duration = .seconds(2)) {
+    var paths: [CAStoreEntry: String] = [:]
+    for entry in CAStoreEntry.allCases {
+      let name = fileNames[entry] ?? entry.defaultName
+      paths[entry] = name.hasPrefix("/") ? name : (directory as NSString).appendingPathComponent(name)
     }
     self.paths = paths
     self.pollInterval = pollInterval
   }
 
-  public func describe(_ part: CAMaterialError.Part) -> String { "file \(paths[part] ?? part.rawValue)" }
+  public func describe(_ entry: CAStoreEntry) -> String { "file \(paths[entry] ?? entry.defaultName)" }
 
   public var publishedAnchorsDescription: String { describe(.trustAnchors) }
 
   public func read() async throws(CAStoreError) -> StoredCA {
-    StoredCA(
-      trustAnchors: contents(.trustAnchors), issuerCertificate: contents(.issuerCertificate),
-      issuerKey: contents(.issuerKey), publishesAnchors: false)
+    var stored = StoredCA(publishesAnchors: false)
+    for (entry, path) in paths {
+      stored[entry] = FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+    }
+    return stored
   }
 
-  private func contents(_ part: CAMaterialError.Part) -> String? {
-    paths[part].flatMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }
-  }
-
-  public func write(_ material: CAMaterial, over previous: StoredCA) async throws(CAStoreError) {
-    let files: [(CAMaterialError.Part, String)] = [
-      (.trustAnchors, material.trustAnchorsPEM), (.issuerCertificate, material.issuerCertificatePEM),
-      (.issuerKey, material.issuerKeyPEM),
-    ]
-    for (part, text) in files {
-      guard let path = paths[part] else { continue }
+  /// Files have no published copies; the update's entries are written (or removed).
+  public func apply(_ update: CAStoreUpdate, over previous: StoredCA) async throws(CAStoreError) {
+    for (entry, text) in update.entries {
+      guard let path = paths[entry] else { continue }
+      guard let text else {
+        try? FileManager.default.removeItem(atPath: path)
+        continue
+      }
       do {
         try FileManager.default.createDirectory(
           atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -50,8 +50,6 @@ public final class FileCAStore: CAStore {
       }
     }
   }
-
-  public func publish(anchorsPEM: String, over previous: StoredCA) async throws(CAStoreError) {}
 
   public func changes() -> AsyncStream<Void> {
     let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

@@ -10,20 +10,21 @@ import ServiceLifecycle
 public final class KubernetesCAStore: CAStore {
   public let namespace: String
   public let name: String
-  /// The keys, named after the `--issuer-*-filename` flags (default `ca.crt`, `issuer.crt`, `issuer.key`).
-  public let keys: [CAMaterialError.Part: String]
+  /// The keys, named after the `--issuer-*-filename` flags (default `ca.crt`, `issuer.crt`, `issuer.key`) and the
+  /// base names of `--jwt-key-filename` and `--jwks-filename` (default `jwt.key`, `jwks.json`), as Dapr names them.
+  public let keys: [CAStoreEntry: String]
   private let client: KubernetesClient
   private let secrets: Informer<Secret>
   private let configMaps: Informer<ConfigMap>
 
   public init(
     client: KubernetesClient, namespace: String, name: String = "dapr-trust-bundle",
-    keys: [CAMaterialError.Part: String], logger: Logger
+    keys: [CAStoreEntry: String], logger: Logger
   ) {
     self.client = client
     self.namespace = namespace
     self.name = name
-    self.keys = keys
+    self.keys = keys.mapValues { ($0 as NSString).lastPathComponent }
     var secretsConfiguration = InformerConfiguration<Secret>()
     secretsConfiguration.fieldSelector = "metadata.name=\(name)"
     var configMapsConfiguration = InformerConfiguration<ConfigMap>()
@@ -36,15 +37,18 @@ public final class KubernetesCAStore: CAStore {
   /// The informers that notice changes; run them with sentry's services.
   public var informers: [any Service] { [secrets, configMaps] }
 
-  public func describe(_ part: CAMaterialError.Part) -> String {
-    "Secret \(namespace)/\(name) key \(key(part))"
+  public func describe(_ entry: CAStoreEntry) -> String {
+    "Secret \(namespace)/\(name) key \(key(entry))"
   }
 
   public var publishedAnchorsDescription: String {
     "ConfigMap \(namespace)/\(name) key \(key(.trustAnchors))"
   }
 
-  private func key(_ part: CAMaterialError.Part) -> String { keys[part] ?? part.rawValue }
+  private func key(_ entry: CAStoreEntry) -> String { keys[entry] ?? entry.defaultName }
+
+  /// The entries the ConfigMap carries.
+  static let publishedEntries: [CAStoreEntry] = [.trustAnchors, .jwks]
 
   public func read() async throws(CAStoreError) -> StoredCA {
     let secret: Secret
@@ -59,43 +63,44 @@ public final class KubernetesCAStore: CAStore {
     } catch {
       throw Self.readError(error, "ConfigMap \(namespace)/\(name)")
     }
-    func secretValue(_ part: CAMaterialError.Part) -> String? {
-      secret.data?[key(part)].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+    var stored = StoredCA(publishesAnchors: true)
+    for entry in CAStoreEntry.allCases {
+      stored[entry] = secret.data?[key(entry)].flatMap { Data(base64Encoded: $0) }.map {
+        String(decoding: $0, as: UTF8.self)
+      }
     }
-    var stored = StoredCA(
-      trustAnchors: secretValue(.trustAnchors), issuerCertificate: secretValue(.issuerCertificate),
-      issuerKey: secretValue(.issuerKey), publishedAnchors: configMap.data?[key(.trustAnchors)],
-      publishesAnchors: true)
+    for entry in Self.publishedEntries {
+      stored.published[entry] = configMap.data?[key(entry)].nonEmpty
+    }
     stored.secretVersion = secret.metadata.resourceVersion
     stored.configMapVersion = configMap.metadata.resourceVersion
     return stored
   }
 
-  public func write(_ material: CAMaterial, over previous: StoredCA) async throws(CAStoreError) {
-    var patchData: JSONObject = [:]
-    patchData[key(.trustAnchors)] = .string(Data(material.trustAnchorsPEM.utf8).base64EncodedString())
-    patchData[key(.issuerCertificate)] = .string(Data(material.issuerCertificatePEM.utf8).base64EncodedString())
-    patchData[key(.issuerKey)] = .string(Data(material.issuerKeyPEM.utf8).base64EncodedString())
-    // A merge patch with a resourceVersion precondition: another replica's write in between is a conflict.
-    let patch: JSONValue = [
-      "metadata": ["resourceVersion": .string(previous.secretVersion ?? "")], "data": .object(patchData),
-    ]
-    do {
-      _ = try await client.patch(Secret.self, namespace: namespace, name: name, .merge(patch))
-    } catch {
-      throw Self.writeError(error, "Secret \(namespace)/\(name)")
+  /// Merge patches with a resourceVersion precondition: another replica's write in between is a conflict. The
+  /// Secret first, then the ConfigMap, so that published copies never run ahead of the credentials.
+  public func apply(_ update: CAStoreUpdate, over previous: StoredCA) async throws(CAStoreError) {
+    if !update.entries.isEmpty {
+      try await patch(
+        Secret.self, update.entries.mapValues { $0.map { Data($0.utf8).base64EncodedString() } },
+        version: previous.secretVersion)
+    }
+    if !update.published.isEmpty {
+      try await patch(ConfigMap.self, update.published, version: previous.configMapVersion)
     }
   }
 
-  public func publish(anchorsPEM: String, over previous: StoredCA) async throws(CAStoreError) {
-    let patch: JSONValue = [
-      "metadata": ["resourceVersion": .string(previous.configMapVersion ?? "")],
-      "data": [.init(stringLiteral: key(.trustAnchors)): .string(anchorsPEM)],
-    ]
+  /// Sets or removes (nil) `data` keys of the object with a resourceVersion precondition.
+  private func patch<Object: KubernetesObject>(
+    _ type: Object.Type, _ entries: [CAStoreEntry: String?], version: String?
+  ) async throws(CAStoreError) {
+    var data: JSONObject = [:]
+    for (entry, value) in entries { data[key(entry)] = value.map { .string($0) } ?? .null }
+    let patch: JSONValue = ["metadata": ["resourceVersion": .string(version ?? "")], "data": .object(data)]
     do {
-      _ = try await client.patch(ConfigMap.self, namespace: namespace, name: name, .merge(patch))
+      _ = try await client.patch(type, namespace: namespace, name: name, .merge(patch))
     } catch {
-      throw Self.writeError(error, "ConfigMap \(namespace)/\(name)")
+      throw Self.writeError(error, "\(Object.resource.kind) \(namespace)/\(name)")
     }
   }
 

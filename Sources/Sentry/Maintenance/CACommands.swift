@@ -8,7 +8,7 @@ import X509
 public struct SentryCACommand: AsyncParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "ca", abstract: "Inspect, export or renew the CA stored in the cluster.",
-    subcommands: [Expiry.self, Export.self, Renew.self])
+    subcommands: [Expiry.self, Export.self, Renew.self, RotateJWTKey.self])
 
   public init() {}
 
@@ -21,12 +21,19 @@ public struct SentryCACommand: AsyncParsableCommand {
     @Option(name: .customLong("namespace"), help: "The control plane's namespace.")
     var namespace = "dapr-system"
 
+    @Option(name: .customLong("jwt-key-filename"), help: "As sentry's flag: the Secret key of the JWT signing key.")
+    var jwtKeyFilename = "jwt.key"
+
+    @Option(name: .customLong("jwks-filename"), help: "As sentry's flag: the Secret and ConfigMap key of the JWKS.")
+    var jwksFilename = "jwks.json"
+
     public init() {}
 
     func maintenance() throws -> (CAMaintenance, KubernetesClient) {
       let client = try KubernetesClient(configuration: try KubernetesConfiguration.load(kubeconfigPath: kubeconfig))
-      let keys: [CAMaterialError.Part: String] = [
+      let keys: [CAStoreEntry: String] = [
         .trustAnchors: "ca.crt", .issuerCertificate: "issuer.crt", .issuerKey: "issuer.key",
+        .jwtSigningKey: jwtKeyFilename, .jwks: jwksFilename,
       ]
       return (CAMaintenance(client: client, namespace: namespace, keys: keys), client)
     }
@@ -117,6 +124,38 @@ public struct SentryCACommand: AsyncParsableCommand {
         "sentry uses the new issuer at once; restart your Dapr applications so that their sidecars get the new anchors."
       )
       await client.shutdown()
+    }
+  }
+
+  /// `sentry ca rotate-jwt-key`.
+  public struct RotateJWTKey: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+      commandName: "rotate-jwt-key",
+      abstract: "Publish a new JWT signing key now; sentry signs with it from --publish-for later.",
+      discussion: """
+        The new key joins jwks.json (the Secret, the ConfigMap and the OIDC server) at once and signs nothing until \
+        --publish-for has passed, so relying parties that cache the key set (the OIDC server tells them one hour) \
+        know it before they see a token it signed. Sentry then signs with it and keeps the old key published until \
+        every token the old key signed has expired (--jwt-ttl plus the allowed clock skew), then removes it. Not \
+        with --jwt-key-id, which pins one kid.
+        """)
+    @OptionGroup var target: Target
+    @Option(
+      name: .customLong("publish-for"),
+      help: "How long the new key is published before it signs (a Go duration; at least the key set's cache time).")
+    var publishFor: GoDuration = .hours(1)
+    public init() {}
+
+    public func validate() throws {
+      guard publishFor.nanoseconds >= 0 else { throw ValidationError("--publish-for must not be negative") }
+    }
+
+    public func run() async throws {
+      let (maintenance, client) = try target.maintenance()
+      defer { Task { await client.shutdown() } }
+      let signsFrom = try await maintenance.rotateJWTKey(publishFor: TimeInterval(publishFor.nanoseconds) / 1e9)
+      print(
+        "published a new JWT signing key; sentry signs with it from \(ISO8601DateFormatter().string(from: signsFrom))")
     }
   }
 }

@@ -8,9 +8,9 @@ import X509
 public struct CAMaintenance: Sendable {
   public let client: KubernetesClient
   public let namespace: String
-  public let keys: [CAMaterialError.Part: String]
+  public let keys: [CAStoreEntry: String]
 
-  public init(client: KubernetesClient, namespace: String, keys: [CAMaterialError.Part: String]) {
+  public init(client: KubernetesClient, namespace: String, keys: [CAStoreEntry: String]) {
     self.client = client
     self.namespace = namespace
     self.keys = keys
@@ -104,6 +104,22 @@ public struct CAMaintenance: Sendable {
     let afterWrite = try await store.read()
     try await store.publish(anchorsPEM: material.trustAnchorsPEM, over: afterWrite)
     return combined
+  }
+}
+
+extension CAMaintenance {
+  /// Starts a JWT key rotation (see ``JWTRotationState/begin(stored:publishFor:now:)``); returns when the new key
+  /// signs.
+  public func rotateJWTKey(publishFor: TimeInterval, now: Date = Date()) async throws -> Date {
+    let stored = try await store.read()
+    let update: CAStoreUpdate
+    do {
+      update = try JWTRotationState.begin(stored: stored, publishFor: publishFor, now: now)
+    } catch {
+      throw CAMaintenanceError(error.message)
+    }
+    try await store.apply(update, over: stored)
+    return now + publishFor
   }
 }
 

@@ -34,6 +34,8 @@ public struct CAService: Dapr_Proto_Sentry_V1_CA.SimpleServiceProtocol {
       response.workloadCertificate = Data(signed.chainPEM.utf8)
       response.trustChainCertificates = [Data(signed.anchorsPEM.utf8)]
       response.validUntil = Google_Protobuf_Timestamp(date: signed.validUntil)
+      if let jwt = signed.jwt { response.jwt = Google_Protobuf_StringValue(jwt) }
+      response.perAudienceJwts = signed.perAudienceJWTs.mapValues { Google_Protobuf_StringValue($0) }
       return response
     } catch {
       metrics.failed.increment()
