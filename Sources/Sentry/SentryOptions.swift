@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControlPlaneKit
 import Foundation
+import X509
 
 /// Sentry's flags, with Dapr's names and defaults.
 public struct SentryOptions: ParsableArguments, Sendable {
@@ -40,6 +41,27 @@ public struct SentryOptions: ParsableArguments, Sendable {
     name: .customLong("ca-key-algorithm"),
     help: "The key type of a self-generated root and issuer: ed25519 (as Dapr 1.18) or ecdsa-p256 (as Dapr 1.12-1.17).")
   public var caKeyAlgorithm: KeyAlgorithm = .ed25519
+
+  @Flag(
+    name: .customLong("keep-root-key"), inversion: .prefixedNo,
+    help: """
+      Keep a self-generated root's key (Secret dapr-sentry-root-key, or root.key standalone) and renew the issuer \
+      under the same root before it expires, without a restart anywhere.
+      """)
+  public var keepRootKey = false
+
+  @Option(
+    name: .customLong("issuer-renewal-threshold"),
+    help: "With --keep-root-key: the share of the issuer's lifetime after which it is renewed (default 0.667).")
+  public var issuerRenewalThreshold: Double?
+
+  @Option(name: .customLong("ca-root-validity"), help: "The lifetime of a self-generated root (Dapr: 8760h).")
+  public var caRootValidity: GoDuration = .hours(8760)
+
+  @Option(
+    name: .customLong("ca-issuer-validity"),
+    help: "The lifetime of a self-generated or renewed issuer, never past the root (Dapr: 8760h).")
+  public var caIssuerValidity: GoDuration = .hours(8760)
 
   @Option(name: .customLong("kubeconfig"), help: "A kubeconfig file (out of cluster).")
   public var kubeconfig: String?
@@ -111,7 +133,17 @@ public struct SentryOptions: ParsableArguments, Sendable {
 
   /// Boolean flags, for ``GoFlagSyntax``.
   public static let booleanFlags: Set<String> =
-    ObservabilityOptions.booleanFlags.union(["jwt-enabled", "oidc-enabled", "oidc-server-tls-enabled"])
+    ObservabilityOptions.booleanFlags.union([
+      "jwt-enabled", "oidc-enabled", "oidc-server-tls-enabled", "keep-root-key",
+    ])
+
+  /// How sentry makes and renews its own CA.
+  public var lifecycle: CALifecycle {
+    CALifecycle(
+      keepRootKey: keepRootKey, renewalThreshold: issuerRenewalThreshold ?? 2.0 / 3.0,
+      rootValidity: TimeInterval(caRootValidity.nanoseconds) / 1e9,
+      issuerValidity: TimeInterval(caIssuerValidity.nanoseconds) / 1e9)
+  }
 
   /// What `--jwt-*` asks for; nil without `--jwt-enabled`.
   public var jwt: JWTSettings? {
@@ -180,6 +212,17 @@ public struct SentryOptions: ParsableArguments, Sendable {
       return "both OIDC TLS certificate and key must be provided if one is specified"
     }
     // Beyond Dapr: nothing accepted and then ignored.
+    if let threshold = issuerRenewalThreshold {
+      if !keepRootKey {
+        return "--issuer-renewal-threshold is set but --keep-root-key is not: without the root key the issuer "
+          + "cannot be renewed"
+      }
+      if !(threshold > 0 && threshold < 1) {
+        return "--issuer-renewal-threshold must be between 0 and 1 (a share of the issuer's lifetime), not \(threshold)"
+      }
+    }
+    if caRootValidity.nanoseconds <= 0 { return "--ca-root-validity must be positive" }
+    if caIssuerValidity.nanoseconds <= 0 { return "--ca-issuer-validity must be positive" }
     let jwtFlags: [(String, Bool)] = [
       ("jwt-key-filename", jwtKeyFilename != nil), ("jwks-filename", jwksFilename != nil),
       ("jwt-signing-algorithm", jwtSigningAlgorithm != nil), ("jwt-key-id", jwtKeyID != nil),
@@ -252,4 +295,31 @@ public struct OIDCSettings: Sendable, Hashable {
   /// Empty, or `/something` without a trailing slash.
   public var pathPrefix: String
   public var allowedHosts: [String]
+}
+
+/// How sentry makes its own CA and keeps its issuer current.
+public struct CALifecycle: Sendable, Hashable {
+  /// Store the self-generated root's key and renew the issuer under it.
+  public var keepRootKey = false
+  /// The share of the issuer's lifetime after which it is renewed.
+  public var renewalThreshold = 2.0 / 3.0
+  public var rootValidity: TimeInterval = 365 * 86_400
+  public var issuerValidity: TimeInterval = 365 * 86_400
+
+  public init(
+    keepRootKey: Bool = false, renewalThreshold: Double = 2.0 / 3.0, rootValidity: TimeInterval = 365 * 86_400,
+    issuerValidity: TimeInterval = 365 * 86_400
+  ) {
+    self.keepRootKey = keepRootKey
+    self.renewalThreshold = renewalThreshold
+    self.rootValidity = rootValidity
+    self.issuerValidity = issuerValidity
+  }
+
+  /// When `issuer` is due for renewal: the threshold share of the time from its issue (its NotBefore plus the
+  /// backdating `allowedClockSkew`) to its NotAfter.
+  public func renewalTime(of issuer: Certificate, allowedClockSkew: TimeInterval) -> Date {
+    let issued = min(issuer.notValidBefore + allowedClockSkew, issuer.notValidAfter)
+    return issued + renewalThreshold * issuer.notValidAfter.timeIntervalSince(issued)
+  }
 }

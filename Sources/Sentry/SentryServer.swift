@@ -52,6 +52,7 @@ public enum SentryServer {
       logger.info("Using kubernetes secret store for trust bundle storage")
       let kubernetesStore = KubernetesCAStore(
         client: client, namespace: namespace, keys: options.credentialNames,
+        rootKeySecret: options.keepRootKey ? KubernetesCAStore.rootKeySecretName : nil,
         logger: environment.logger(subscope: "ca"))
       services += kubernetesStore.informers
       store = kubernetesStore
@@ -85,7 +86,7 @@ public enum SentryServer {
       store: store, trustDomain: options.trustDomain, namespace: namespace, keyAlgorithm: options.caKeyAlgorithm,
       allowedClockSkew: { TimeInterval(sharedSettings.current.allowedClockSkew.nanoseconds) / 1e9 },
       metrics: metrics, readiness: environment.readiness, logger: environment.logger(subscope: "ca"), jwt: jwt,
-      now: now)
+      lifecycle: options.lifecycle, now: now)
     let serving = ServingIdentity(
       spiffeID: sentryID, authority: manager.authority, settings: sharedSettings, metrics: metrics,
       logger: environment.logger(subscope: "server"), now: now)
@@ -96,7 +97,8 @@ public enum SentryServer {
 
     services += [
       manager, serving,
-      ExpiryMonitor(authority: manager.authority, metrics: metrics, logger: logger, now: now),
+      ExpiryMonitor(
+        authority: manager.authority, metrics: metrics, logger: logger, readiness: environment.readiness, now: now),
       SentryGRPCServer(
         host: listenHost(options.listenAddress), port: options.port, serving: serving, service: service,
         readiness: environment.readiness, logger: environment.logger(subscope: "server")),

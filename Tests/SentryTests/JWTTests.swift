@@ -84,16 +84,10 @@ struct JWTSentry {
         "--oidc-server-tls-cert-file", certificate.path, "--oidc-server-tls-key-file", key.path,
       ]
     }
-    let options = try SentryOptions.parse(arguments + flags)
-    var targets = [CAManager.readinessTarget, SentryServer.serverTarget]
-    if oidc { targets.append(OIDCServer.readinessTarget) }
-    let readiness = ReadinessTargets(targets)
-    let environment = ProcessEnvironment(
-      component: .sentry, logger: Logger(label: "dapr.sentry"), metrics: MetricsRegistry(includeProcessMetrics: false),
-      readiness: readiness)
-    let services = try await SentryServer.makeServices(options: options, environment: environment, namespace: "default")
-    try await withRunningServices(services) {
-      try await eventually("sentry with JWTs is ready") { readiness.isReady }
+    try await runStandaloneSentry(
+      arguments: arguments + flags, targets: oidc ? [OIDCServer.readinessTarget] : [],
+      readyWhen: "sentry with JWTs is ready"
+    ) { _ in
       let anchors = LatestValue(
         try TrustBundle(contentsOfFile: folder.appendingPathComponent("credentials/ca.crt").path))
       try await body(
@@ -385,8 +379,9 @@ struct JWTSentry {
   }
 
   @Test func aTokenFromARotatedOutKeyStillVerifiesUntilItExpiresAndTheNewKeySignsAfterItsPublication() async throws {
-    // Short times: tokens live 3 s, the skew is 1 s, the new key is published 1 s before it signs.
-    try await JWTSentry.run(flags: ["--jwt-ttl", "3s"], skew: "1s") { sentry in
+    // Short times: tokens live 10 s (long enough to outlast a stalled test process), the skew is 1 s, the new key
+    // is published 1 s before it signs.
+    try await JWTSentry.run(flags: ["--jwt-ttl", "10s"], skew: "1s") { sentry in
       let (_, before, _) = try await sentry.client().fetchWithJWTs(audiences: [])
       let oldToken = try #require(before)
       let store = FileCAStore(directory: sentry.credentials.path, fileNames: [:])
@@ -411,8 +406,8 @@ struct JWTSentry {
         ["token": .string(newToken), "audience": "public", "jwks": keySet],
       ])
       #expect(verdicts.allSatisfy { $0["ok"] == true }, "\(verdicts)")
-      // After its last token has expired (3 s + 1 s), the old key leaves the set.
-      try await eventually("the old key is retired", within: .seconds(20)) {
+      // After its last token has expired (10 s + 1 s), the old key leaves the set.
+      try await eventually("the old key is retired", within: .seconds(30)) {
         try sentry.storedJWKS()["keys"]?.arrayValue?.count == 1
       }
       #expect(try sentry.storedJWKS()["keys"]?.arrayValue?.first?["kid"] == (try kid(newToken)))

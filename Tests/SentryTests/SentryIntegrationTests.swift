@@ -7,7 +7,7 @@ import Kubernetes
 import Logging
 import ServiceLifecycle
 import Testing
-import X509
+@_spi(FixedExpiryValidationTime) import X509
 
 @testable import Sentry
 
@@ -49,13 +49,48 @@ struct RunningSentry {
 }
 
 enum SentryFixture {
+  /// A new namespace with a service account and a Dapr-annotated pod running under it (pods are refused until the
+  /// service account is known to the API server, hence the retries).
+  static func daprPod(
+    _ client: KubernetesClient, namespacePrefix: String, name: String, appID: String, serviceAccount: String
+  ) async throws -> Pod {
+    let appNamespace = "\(namespacePrefix)-\(UInt32.random(in: 0...UInt32.max))"
+    _ = try await client.create(Namespace(name: appNamespace))
+    _ = try await client.create(ServiceAccount(name: serviceAccount, namespace: appNamespace))
+    try await eventually("the pod can be created") {
+      var pod = Pod(name: name, namespace: appNamespace)
+      pod.metadata.annotations = ["dapr.io/app-id": appID, "dapr.io/enabled": "true"]
+      pod.spec.serviceAccountName = serviceAccount
+      pod.spec.containers = [Container(name: "app", image: "nginx")]
+      _ = try await client.create(pod)
+      return true
+    }
+    return try await client.get(Pod.self, namespace: appNamespace, name: name)
+  }
+
   /// A namespace with the empty `dapr-trust-bundle` Secret and ConfigMap the chart creates.
+  /// A token bound to `pod` for its service account, with sentry's audience, written to a file (removed by the
+  /// caller) as the kubelet projects it.
+  static func podTokenFile(_ client: KubernetesClient, pod: Pod, audience: SPIFFEID) async throws -> String {
+    let token = try #require(
+      try await client.requestToken(
+        serviceAccount: pod.spec.serviceAccountName ?? "default", namespace: pod.metadata.namespace ?? "",
+        TokenRequest(
+          audiences: [audience.description], expirationSeconds: 600,
+          boundPod: (pod.metadata.name ?? "", pod.metadata.uid ?? ""))
+      ).token)
+    let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)").path
+    try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+    return tokenFile
+  }
+
   static func sentryNamespace(_ client: KubernetesClient) async throws -> String {
     try await LocalKubernetes.shared.cluster().installDaprCRDs(client)
     let namespace = "sentry-\(UInt32.random(in: 0...UInt32.max))"
     _ = try await client.create(Namespace(name: namespace))
     _ = try await client.create(Secret(name: "dapr-trust-bundle", namespace: namespace))
     _ = try await client.create(ConfigMap(name: "dapr-trust-bundle", namespace: namespace))
+    _ = try await client.create(Secret(name: KubernetesCAStore.rootKeySecretName, namespace: namespace))
     return namespace
   }
 
@@ -215,31 +250,14 @@ enum SentryFixture {
     let cluster = try await LocalKubernetes.shared.cluster()
     let client = try cluster.adminClient()
     let namespace = try await SentryFixture.sentryNamespace(client)
-    let appNamespace = "shop-\(UInt32.random(in: 0...UInt32.max))"
-    _ = try await client.create(Namespace(name: appNamespace))
-    _ = try await client.create(ServiceAccount(name: "checkout-sa", namespace: appNamespace))
-    try await eventually("the pod can be created") {
-      var pod = Pod(name: "checkout-0", namespace: appNamespace)
-      pod.metadata.annotations = ["dapr.io/app-id": "checkout", "dapr.io/enabled": "true"]
-      pod.spec.serviceAccountName = "checkout-sa"
-      pod.spec.containers = [Container(name: "app", image: "nginx")]
-      _ = try await client.create(pod)
-      return true
-    }
-    let pod = try await client.get(Pod.self, namespace: appNamespace, name: "checkout-0")
+    let pod = try await SentryFixture.daprPod(
+      client, namespacePrefix: "shop", name: "checkout-0", appID: "checkout", serviceAccount: "checkout-sa")
+    let appNamespace = pod.metadata.namespace ?? ""
 
     let sentry = try await RunningSentry.make(cluster: cluster, namespace: namespace)
     try await withRunningServices(sentry.services) {
       try await sentry.waitUntilReady()
-      let token = try #require(
-        try await client.requestToken(
-          serviceAccount: "checkout-sa", namespace: appNamespace,
-          TokenRequest(
-            audiences: [sentry.sentryID.description], expirationSeconds: 600,
-            boundPod: (pod.metadata.name ?? "", pod.metadata.uid ?? ""))
-        ).token)
-      let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)").path
-      try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+      let tokenFile = try await SentryFixture.podTokenFile(client, pod: pod, audience: sentry.sentryID)
       defer { try? FileManager.default.removeItem(atPath: tokenFile) }
       let anchors =
         try await client.get(ConfigMap.self, namespace: namespace, name: "dapr-trust-bundle").data?["ca.crt"] ?? ""
@@ -318,6 +336,90 @@ enum SentryFixture {
       #expect(first.manager.jwtIssuer.current?.keySet == keySet)
     }
     try await client.delete(Namespace.self, name: namespace)
+    await client.shutdown()
+  }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct IssuerRenewalIntegrationTests {
+  @Test func theIssuerRenewsItselfTwiceUnderTheSameRootWhileAWorkloadKeepsRenewingAndNoRequestFails() async throws {
+    let cluster = try await LocalKubernetes.shared.cluster()
+    let client = try cluster.adminClient()
+    let namespace = try await SentryFixture.sentryNamespace(client)
+    let pod = try await SentryFixture.daprPod(
+      client, namespacePrefix: "renew", name: "orders-0", appID: "orders", serviceAccount: "orders")
+    let appNamespace = pod.metadata.namespace ?? ""
+    // Issuers live 16 s and renew at half life: two renewals within about 20 s.
+    let flags = ["--keep-root-key", "--ca-issuer-validity", "16s", "--issuer-renewal-threshold", "0.5"]
+    let first = try await RunningSentry.make(cluster: cluster, namespace: namespace, flags: flags)
+    let second = try await RunningSentry.make(cluster: cluster, namespace: namespace, flags: flags)
+    try await withRunningServices(first.services + second.services) {
+      try await first.waitUntilReady()
+      try await second.waitUntilReady()
+      // The root's key is in its own Secret; the trust bundle never holds it.
+      let rootKeySecret = try await client.get(
+        Secret.self, namespace: namespace, name: KubernetesCAStore.rootKeySecretName)
+      #expect(rootKeySecret.data?["root.key"] != nil)
+      #expect(try await SentryFixture.secretValues(client, namespace)["root.key"] == nil)
+      let anchorsPEM =
+        try await client.get(ConfigMap.self, namespace: namespace, name: "dapr-trust-bundle").data?["ca.crt"] ?? ""
+      let root = try #require(try CAMaterial.certificates(in: anchorsPEM).first)
+      let tokenFile = try await SentryFixture.podTokenFile(client, pod: pod, audience: first.sentryID)
+      defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+      let clients = try [first, second].map { sentry in
+        SVIDClient(
+          request: .init(
+            appID: "orders", namespace: appNamespace, trustDomain: "", validator: .kubernetes, tokenFile: tokenFile),
+          sentryHost: "127.0.0.1", sentryPort: sentry.port, sentryID: sentry.sentryID,
+          trustAnchors: LatestValue(try TrustBundle(pemEncoded: anchorsPEM)), logger: Logger(label: "svid"))
+      }
+      // The workload renews every 200 ms, alternating between the replicas, until it has seen three issuers.
+      var issuers: [Certificate] = []
+      var leaves: [(chain: [Certificate], at: Date)] = []
+      var failures: [String] = []
+      let deadline = ContinuousClock.now + .seconds(60)
+      var turn = 0
+      while issuers.count < 3 && ContinuousClock.now < deadline {
+        do {
+          let identity = try await clients[turn % 2].fetch()
+          leaves.append((identity.certificateChain, Date()))
+          let issuer = identity.certificateChain[1]
+          if issuers.last != issuer { issuers.append(issuer) }
+        } catch {
+          failures.append("\(error)")
+        }
+        turn += 1
+        try await Task.sleep(for: .milliseconds(200))
+      }
+      #expect(failures.isEmpty, "\(failures.count) signing requests failed: \(failures.prefix(2))")
+      #expect(issuers.count >= 3, "saw \(issuers.count) issuers")
+      // Old and new leaves verify against the unchanged root, each at the time it was issued.
+      for (chain, at) in leaves {
+        var verifier = Verifier(rootCertificates: CertificateStore([root])) {
+          // A second later: certificate times are whole seconds.
+          RFC5280Policy(fixedExpiryValidationTime: at + 1)
+          AcceptsSubjectAlternativeNames()
+        }
+        let result = await verifier.validate(leaf: chain[0], intermediates: CertificateStore(chain.dropFirst()))
+        guard case .validCertificate = result else {
+          Issue.record("a leaf issued at \(at) does not verify against the root: \(result)")
+          break
+        }
+        #expect(chain[0].notValidAfter <= chain[1].notValidAfter)
+      }
+      // Both replicas end on one issuer, and each counted every change once.
+      try await eventually("both sentries use the same issuer") {
+        first.manager.authority.current?.issuer == second.manager.authority.current?.issuer
+      }
+      let changes = issuers.count - 1
+      for sentry in [first, second] {
+        let page = String(decoding: sentry.metrics.exposition(), as: UTF8.self)
+        let line = page.split(separator: "\n").first { $0.hasPrefix("dapr_sentry_issuercert_changed_total") }
+        let count = line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? -1
+        #expect(count >= Double(changes) && count <= Double(changes + 1), "\(line ?? "no counter")")
+      }
+    }
+    try await client.delete(Namespace.self, name: namespace)
+    try await client.delete(Namespace.self, name: appNamespace)
     await client.shutdown()
   }
 }

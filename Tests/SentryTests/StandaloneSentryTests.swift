@@ -21,17 +21,11 @@ import X509
     let configPath = folder.appendingPathComponent("config.yaml").path
     if let configuration { try configuration.write(toFile: configPath, atomically: true, encoding: .utf8) }
     let port = freeLocalPort()
-    let options = try SentryOptions.parse([
+    let arguments = [
       "--mode", "standalone", "--issuer-credentials", folder.appendingPathComponent("credentials").path,
       "--config", configPath, "--port", "\(port)", "--listen-address", "127.0.0.1", "--trust-domain", "localhost",
-    ])
-    let readiness = ReadinessTargets([CAManager.readinessTarget, SentryServer.serverTarget])
-    let environment = ProcessEnvironment(
-      component: .sentry, logger: Logger(label: "dapr.sentry"), metrics: MetricsRegistry(includeProcessMetrics: false),
-      readiness: readiness)
-    let services = try await SentryServer.makeServices(options: options, environment: environment, namespace: "default")
-    try await withRunningServices(services) {
-      try await eventually("standalone sentry is ready") { readiness.isReady }
+    ]
+    try await runStandaloneSentry(arguments: arguments, readyWhen: "standalone sentry is ready") { _ in
       let anchorsPath = folder.appendingPathComponent("credentials/ca.crt").path
       let anchors = LatestValue(try TrustBundle(contentsOfFile: anchorsPath))
       try await body(port, folder, anchors)

@@ -118,10 +118,12 @@ public struct SPIFFEPeerVerifier: Sendable {
 
 /// SPIFFE leaves put their identity in a (usually critical) subject alternative name extension; this policy is
 /// where that extension is processed (the SPIFFE ID check itself happens before path building).
-struct AcceptsSubjectAlternativeNames: VerifierPolicy {
-  let verifyingCriticalExtensions: [ASN1ObjectIdentifier] = [.X509ExtensionID.subjectAlternativeName]
+public struct AcceptsSubjectAlternativeNames: VerifierPolicy {
+  public let verifyingCriticalExtensions: [ASN1ObjectIdentifier] = [.X509ExtensionID.subjectAlternativeName]
 
-  func chainMeetsPolicyRequirements(chain: UnverifiedCertificateChain) async -> PolicyEvaluationResult {
+  public init() {}
+
+  public func chainMeetsPolicyRequirements(chain: UnverifiedCertificateChain) async -> PolicyEvaluationResult {
     .meetsPolicy
   }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import X509
 
 /// Keeps sentry's CA loaded from its store: generates one when nothing is stored, refuses (and stays unready) when
 /// what is stored is partial, inconsistent or invalid, and picks up a changed issuer or new anchors without a
@@ -28,13 +29,16 @@ public final class CAManager: Service, Sendable {
   private let logger: Logger
   private let now: @Sendable () -> Date
   private let jwt: JWTSettings?
+  private let lifecycle: CALifecycle
 
   public init(
     store: any CAStore, trustDomain: String, namespace: String, keyAlgorithm: KeyAlgorithm,
     allowedClockSkew: @escaping @Sendable () -> TimeInterval, metrics: SentryMetrics, readiness: ReadinessTargets?,
-    logger: Logger, jwt: JWTSettings? = nil, now: @escaping @Sendable () -> Date = { Date() }
+    logger: Logger, jwt: JWTSettings? = nil, lifecycle: CALifecycle = CALifecycle(),
+    now: @escaping @Sendable () -> Date = { Date() }
   ) {
     self.jwt = jwt
+    self.lifecycle = lifecycle
     self.store = store
     self.trustDomain = trustDomain
     self.namespace = namespace
@@ -76,8 +80,13 @@ public final class CAManager: Service, Sendable {
     }
   }
 
-  /// The next time something stored falls due, from the last reload.
-  private let deadline = LatestValue<Date?>(nil)
+  /// The next times something stored falls due (a JWT key step, the issuer's renewal), from the last reload.
+  private let deadlines = Mutex<[Deadline: Date]>([:])
+  enum Deadline: Hashable { case jwtRotation, issuerRenewal }
+
+  private func setDeadline(_ kind: Deadline, _ date: Date?) {
+    deadlines.withLock { $0[kind] = date }
+  }
   private let wakeTimer = Mutex<Task<Void, Never>?>(nil)
 
   /// Wakes the loop when the deadline falls due.
@@ -85,7 +94,7 @@ public final class CAManager: Service, Sendable {
     wakeTimer.withLock { task in
       task?.cancel()
       task = nil
-      guard let due = deadline.current else { return }
+      guard let due = deadlines.withLock({ $0.values.min() }) else { return }
       let delay = max(0, due.timeIntervalSince(now()))
       task = Task {
         try? await Task.sleep(for: .milliseconds(Int64(delay * 1000) + 10))
@@ -113,19 +122,24 @@ public final class CAManager: Service, Sendable {
 
     case .generate:
       logger.info("Root and issuer certs not found: generating self signed CA")
-      let generated: IssuingAuthority
-      let material: CAMaterial
+      var update = CAStoreUpdate()
       do {
-        generated = try IssuingAuthority.generate(
+        let (generated, rootKey) = try IssuingAuthority.generateWithRootKey(
           trustDomain: trustDomain, namespace: namespace, keyAlgorithm: keyAlgorithm, now: now(),
+          rootValidity: lifecycle.rootValidity, issuerValidity: lifecycle.issuerValidity,
           allowedClockSkew: allowedClockSkew())
-        material = try generated.material
+        let material = try generated.material
+        update.entries = [
+          .trustAnchors: material.trustAnchorsPEM, .issuerCertificate: material.issuerCertificatePEM,
+          .issuerKey: material.issuerKeyPEM,
+        ]
+        if lifecycle.keepRootKey { update.entries[.rootKey] = try rootKey.serializeAsPEM().pemString + "\n" }
       } catch {
         report("failed to generate CA bundle: \(error)")
         return .failed
       }
       do {
-        try await store.write(material, over: stored)
+        try await store.apply(update, over: stored)
       } catch  where error.code == .conflict {
         logger.info("Another sentry stored a CA first; using it")
         return .retryAtOnce
@@ -152,15 +166,81 @@ public final class CAManager: Service, Sendable {
     case .use(let material):
       guard let verified = await verify(material) else { return .failed }
       install(verified)
+      if let outcome = await renewIssuerIfDue(verified, stored) { return outcome }
       return await reloadJWT(stored)
     }
+  }
+
+  /// With `--keep-root-key` and the root's key stored: a new issuer under the same root once the current one has
+  /// used its share of life. Replicas race with resourceVersion preconditions; the loser reads the winner's issuer.
+  /// Returns nil when nothing was written.
+  private func renewIssuerIfDue(_ current: IssuingAuthority, _ stored: StoredCA) async -> Outcome? {
+    guard lifecycle.keepRootKey else { return nil }
+    guard let rootPEM = stored[.rootKey] else {
+      setDeadline(.issuerRenewal, nil)
+      warnOnce(
+        "The issuer is not renewed automatically: \(store.describe(.rootKey)) is empty (sentry keeps the key only of "
+          + "a root it generates). Renew it with `sentry ca renew` before it expires at \(current.issuer.notValidAfter)."
+      )
+      return nil
+    }
+    let due = lifecycle.renewalTime(of: current.issuer, allowedClockSkew: allowedClockSkew())
+    let moment = now()
+    guard moment >= due else {
+      setDeadline(.issuerRenewal, due)
+      return nil
+    }
+    setDeadline(.issuerRenewal, nil)
+    let renewed: IssuingAuthority
+    let material: CAMaterial
+    do {
+      let rootKey = try Certificate.PrivateKey(pemEncoded: rootPEM)
+      renewed = try current.renewedIssuer(
+        rootKey: rootKey, now: moment, validity: lifecycle.issuerValidity, allowedClockSkew: allowedClockSkew())
+      // Near the root's end a new issuer would not outlive the current one: the root must be rotated instead.
+      guard renewed.issuer.notValidAfter > current.issuer.notValidAfter else {
+        warnOnce(
+          "The issuer cannot be renewed past the root, which expires at \(renewed.issuer.notValidAfter): rotate the "
+            + "root (sentry ca rotate-root) before then.")
+        return nil
+      }
+      material = try renewed.material
+    } catch {
+      warnOnce("The issuer is due for renewal but cannot be renewed: \(error)")
+      return nil
+    }
+    do {
+      try await store.apply(
+        CAStoreUpdate(entries: [
+          .issuerCertificate: material.issuerCertificatePEM, .issuerKey: material.issuerKeyPEM,
+        ]), over: stored)
+      logger.info(
+        "Issuer certificate renewed under the same root",
+        metadata: ["issuer-expiry": "\(renewed.issuer.notValidAfter)"])
+    } catch  where error.code == .conflict {
+      // Another replica renewed it first (or something else changed): read again.
+    } catch {
+      warnOnce("Cannot store the renewed issuer: \(error.message)")
+      return .failed
+    }
+    return .retryAtOnce
+  }
+
+  private let lastWarning = Mutex<String?>(nil)
+
+  private func warnOnce(_ message: String) {
+    let isNew = lastWarning.withLock { last in
+      defer { last = message }
+      return last != message
+    }
+    if isNew { logger.warning("\(message)") }
   }
 
   /// The JWT half, with `--jwt-enabled`: generate a key and set when none is stored, verify and use them, keep the
   /// ConfigMap's copy of the set current, and carry out a key rotation's due steps.
   private func reloadJWT(_ stored: StoredCA) async -> Outcome {
     guard let jwt else {
-      deadline.set(nil)
+      setDeadline(.jwtRotation, nil)
       clearProblem()
       return .done
     }
@@ -206,7 +286,7 @@ public final class CAManager: Service, Sendable {
           }
           return .retryAtOnce
         }
-        deadline.set(due)
+        setDeadline(.jwtRotation, due)
       } catch let error as JWTKeyError {
         report("\(store.describe(.jwtSigningKey)), \(store.describe(.jwks)): \(error.message)")
         return .failed

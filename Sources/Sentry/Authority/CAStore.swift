@@ -14,6 +14,8 @@ public enum CAStoreEntry: String, Hashable, Sendable, CaseIterable {
   case jwtNextSigningKey
   /// When the next key signs, and until when retired keys stay published (JSON).
   case jwtRotation
+  /// The root's private key (`--keep-root-key`): in its own Secret that only sentry may read.
+  case rootKey
 
   /// The credential part, for the first three.
   public var part: CAMaterialError.Part? {
@@ -35,6 +37,7 @@ public enum CAStoreEntry: String, Hashable, Sendable, CaseIterable {
     case .jwks: "jwks.json"
     case .jwtNextSigningKey: "jwt.next.key"
     case .jwtRotation: "jwt-rotation.json"
+    case .rootKey: "root.key"
     }
   }
 }
@@ -54,6 +57,7 @@ public struct StoredCA: Sendable, Hashable {
   public struct ObjectVersions: Sendable, Hashable {
     public var secret: String?
     public var configMap: String?
+    public var rootKeySecret: String?
   }
 
   public init(

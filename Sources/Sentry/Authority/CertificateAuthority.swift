@@ -61,6 +61,7 @@ public struct CertificateAuthority: Sendable {
     }
     let settings = settings.current
     let moment = now()
+    guard moment < current.chainExpiry else { throw .issuerExpired(at: current.chainExpiry) }
     let skew = TimeInterval(settings.allowedClockSkew.nanoseconds) / 1e9
     let id: SPIFFEID
     var signed: Signed

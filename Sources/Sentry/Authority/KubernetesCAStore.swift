@@ -13,14 +13,17 @@ public final class KubernetesCAStore: CAStore {
   /// The keys, named after the `--issuer-*-filename` flags (default `ca.crt`, `issuer.crt`, `issuer.key`) and the
   /// base names of `--jwt-key-filename` and `--jwks-filename` (default `jwt.key`, `jwks.json`), as Dapr names them.
   public let keys: [CAStoreEntry: String]
+  /// The Secret holding the root key (`--keep-root-key`), read and written only then.
+  public let rootKeySecret: String?
   private let client: KubernetesClient
   private let secrets: Informer<Secret>
   private let configMaps: Informer<ConfigMap>
 
   public init(
     client: KubernetesClient, namespace: String, name: String = "dapr-trust-bundle",
-    keys: [CAStoreEntry: String], logger: Logger
+    keys: [CAStoreEntry: String], rootKeySecret: String? = nil, logger: Logger
   ) {
+    self.rootKeySecret = rootKeySecret
     self.client = client
     self.namespace = namespace
     self.name = name
@@ -38,8 +41,12 @@ public final class KubernetesCAStore: CAStore {
   public var informers: [any Service] { [secrets, configMaps] }
 
   public func describe(_ entry: CAStoreEntry) -> String {
-    "Secret \(namespace)/\(name) key \(key(entry))"
+    if entry == .rootKey { return "Secret \(namespace)/\(rootKeySecret ?? Self.rootKeySecretName) key \(key(entry))" }
+    return "Secret \(namespace)/\(name) key \(key(entry))"
   }
+
+  /// The root key's Secret, as the chart names it.
+  public static let rootKeySecretName = "dapr-sentry-root-key"
 
   public var publishedAnchorsDescription: String {
     "ConfigMap \(namespace)/\(name) key \(key(.trustAnchors))"
@@ -64,7 +71,7 @@ public final class KubernetesCAStore: CAStore {
       throw Self.readError(error, "ConfigMap \(namespace)/\(name)")
     }
     var stored = StoredCA(publishesAnchors: true)
-    for entry in CAStoreEntry.allCases {
+    for entry in CAStoreEntry.allCases where entry != .rootKey {
       stored[entry] = secret.data?[key(entry)].flatMap { Data(base64Encoded: $0) }.map {
         String(decoding: $0, as: UTF8.self)
       }
@@ -74,16 +81,38 @@ public final class KubernetesCAStore: CAStore {
     }
     stored.secretVersion = secret.metadata.resourceVersion
     stored.configMapVersion = configMap.metadata.resourceVersion
+    if let rootKeySecret {
+      let rootSecret: Secret
+      do {
+        rootSecret = try await client.get(Secret.self, namespace: namespace, name: rootKeySecret)
+      } catch {
+        throw Self.readError(error, "Secret \(namespace)/\(rootKeySecret)")
+      }
+      stored[.rootKey] = rootSecret.data?[key(.rootKey)].flatMap { Data(base64Encoded: $0) }.map {
+        String(decoding: $0, as: UTF8.self)
+      }
+      stored.versions.rootKeySecret = rootSecret.metadata.resourceVersion
+    }
     return stored
   }
 
   /// Merge patches with a resourceVersion precondition: another replica's write in between is a conflict. The
   /// Secret first, then the ConfigMap, so that published copies never run ahead of the credentials.
   public func apply(_ update: CAStoreUpdate, over previous: StoredCA) async throws(CAStoreError) {
-    if !update.entries.isEmpty {
+    let base64 = update.entries.mapValues { $0.map { Data($0.utf8).base64EncodedString() } }
+    if base64[.rootKey] != nil && rootKeySecret == nil {
+      throw CAStoreError(.failed, "sentry was asked to store the root key without --keep-root-key")
+    }
+    // The bundle first, then the root key: only the replica whose bundle write won stores its root's key, so the
+    // stored key always belongs to the stored root (written the other way round, two replicas generating at once
+    // could leave one's key beside the other's root). A crash in between leaves no key, which sentry reports.
+    let bundle = base64.filter { $0.key != .rootKey }
+    if !bundle.isEmpty {
+      try await patch(Secret.self, bundle, version: previous.secretVersion)
+    }
+    if let rootKey = base64[.rootKey], let rootKeySecret {
       try await patch(
-        Secret.self, update.entries.mapValues { $0.map { Data($0.utf8).base64EncodedString() } },
-        version: previous.secretVersion)
+        Secret.self, [.rootKey: rootKey], version: previous.versions.rootKeySecret, objectName: rootKeySecret)
     }
     if !update.published.isEmpty {
       try await patch(ConfigMap.self, update.published, version: previous.configMapVersion)
@@ -92,15 +121,16 @@ public final class KubernetesCAStore: CAStore {
 
   /// Sets or removes (nil) `data` keys of the object with a resourceVersion precondition.
   private func patch<Object: KubernetesObject>(
-    _ type: Object.Type, _ entries: [CAStoreEntry: String?], version: String?
+    _ type: Object.Type, _ entries: [CAStoreEntry: String?], version: String?, objectName: String? = nil
   ) async throws(CAStoreError) {
+    let objectName = objectName ?? name
     var data: JSONObject = [:]
     for (entry, value) in entries { data[key(entry)] = value.map { .string($0) } ?? .null }
     let patch: JSONValue = ["metadata": ["resourceVersion": .string(version ?? "")], "data": .object(data)]
     do {
-      _ = try await client.patch(type, namespace: namespace, name: name, .merge(patch))
+      _ = try await client.patch(type, namespace: namespace, name: objectName, .merge(patch))
     } catch {
-      throw Self.writeError(error, "\(Object.resource.kind) \(namespace)/\(name)")
+      throw Self.writeError(error, "\(Object.resource.kind) \(namespace)/\(objectName)")
     }
   }
 

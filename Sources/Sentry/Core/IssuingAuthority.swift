@@ -102,9 +102,13 @@ public struct IssuingAuthority: Sendable {
 
   // === Signing ===
 
+  /// When the issuer chain stops being valid: the earliest NotAfter of the issuer and its intermediates.
+  public var chainExpiry: Date { issuerChain.map(\.notValidAfter).min() ?? issuer.notValidAfter }
+
   /// Signs a workload certificate: empty subject, one URI SAN (the SPIFFE ID), the DNS SANs given, digital
   /// signature usage, server and client authentication, a random 128-bit serial, valid from `now - skew` to
-  /// `now + ttl`. Returns the leaf and, for the response, the leaf followed by the issuer chain in PEM.
+  /// `now + ttl`, but never past the issuer chain (Dapr signs leaves that outlive their issuer, dapr#8557). Returns
+  /// the leaf and, for the response, the leaf followed by the issuer chain in PEM.
   public func issue(_ request: WorkloadCertificateRequest) throws -> (leaf: Certificate, chainPEM: String) {
     var names: [GeneralName] = [.uniformResourceIdentifier(request.spiffeID.description)]
     names += request.dnsNames.map { .dnsName($0) }
@@ -118,7 +122,8 @@ public struct IssuingAuthority: Sendable {
     }
     let leaf = try Certificate(
       version: .v3, serialNumber: .random128Bits(), publicKey: request.publicKey,
-      notValidBefore: request.now - request.allowedClockSkew, notValidAfter: request.now + request.ttl,
+      notValidBefore: request.now - request.allowedClockSkew,
+      notValidAfter: min(request.now + request.ttl, chainExpiry),
       issuer: issuer.subject, subject: DistinguishedName(), signatureAlgorithm: issuerKey.preferredSignatureAlgorithm,
       extensions: extensions, issuerPrivateKey: issuerKey)
     return (leaf, try leaf.pemEncodedWithNewline() + issuerChainPEM)
@@ -136,12 +141,24 @@ public struct IssuingAuthority: Sendable {
     validity: TimeInterval = 365 * 86_400, allowedClockSkew: TimeInterval = 15 * 60,
     rootKey existingRootKey: Certificate.PrivateKey? = nil
   ) throws -> IssuingAuthority {
+    try generateWithRootKey(
+      trustDomain: trustDomain, namespace: namespace, keyAlgorithm: keyAlgorithm, now: now, rootValidity: validity,
+      issuerValidity: validity, allowedClockSkew: allowedClockSkew, rootKey: existingRootKey
+    ).authority
+  }
+
+  /// ``generate(trustDomain:namespace:keyAlgorithm:now:validity:allowedClockSkew:rootKey:)`` with separate root
+  /// and issuer lifetimes (the issuer never outlives the root), returning the root's key too (`--keep-root-key`).
+  public static func generateWithRootKey(
+    trustDomain: String, namespace: String, keyAlgorithm: KeyAlgorithm, now: Date, rootValidity: TimeInterval,
+    issuerValidity: TimeInterval, allowedClockSkew: TimeInterval, rootKey existingRootKey: Certificate.PrivateKey? = nil
+  ) throws -> (authority: IssuingAuthority, rootKey: Certificate.PrivateKey) {
     let rootKey = existingRootKey ?? keyAlgorithm.makePrivateKey()
     let rootName = try DistinguishedName { OrganizationName(trustDomain) }
     let rootKeyID = SubjectKeyIdentifier(hash: rootKey.publicKey)
     let root = try Certificate(
       version: .v3, serialNumber: .random128Bits(), publicKey: rootKey.publicKey,
-      notValidBefore: now - allowedClockSkew, notValidAfter: now + validity,
+      notValidBefore: now - allowedClockSkew, notValidAfter: now + rootValidity,
       issuer: rootName, subject: rootName, signatureAlgorithm: rootKey.preferredSignatureAlgorithm,
       extensions: try Certificate.Extensions {
         Critical(KeyUsage(digitalSignature: true, keyCertSign: true))
@@ -150,12 +167,25 @@ public struct IssuingAuthority: Sendable {
       },
       issuerPrivateKey: rootKey)
 
-    let issuerKey = keyAlgorithm.makePrivateKey()
     let issuerName = try DistinguishedName { OrganizationName("spiffe://\(trustDomain)/ns/\(namespace)/dapr-sentry") }
+    let (issuer, issuerKey) = try makeIssuer(
+      named: issuerName, keyAlgorithm: keyAlgorithm, root: root, rootKey: rootKey, now: now,
+      validity: issuerValidity, allowedClockSkew: allowedClockSkew)
+    return (try IssuingAuthority(anchors: [root], issuerChain: [issuer], issuerKey: issuerKey), rootKey)
+  }
+
+  /// An issuer certificate under `root`, signed with `rootKey`, valid from `now - skew` for `validity` but never
+  /// past the root.
+  static func makeIssuer(
+    named name: DistinguishedName, keyAlgorithm: KeyAlgorithm, root: Certificate, rootKey: Certificate.PrivateKey,
+    now: Date, validity: TimeInterval, allowedClockSkew: TimeInterval
+  ) throws -> (Certificate, Certificate.PrivateKey) {
+    let issuerKey = keyAlgorithm.makePrivateKey()
+    let rootKeyID = SubjectKeyIdentifier(hash: rootKey.publicKey)
     let issuer = try Certificate(
       version: .v3, serialNumber: .random128Bits(), publicKey: issuerKey.publicKey,
-      notValidBefore: now - allowedClockSkew, notValidAfter: now + validity,
-      issuer: rootName, subject: issuerName, signatureAlgorithm: rootKey.preferredSignatureAlgorithm,
+      notValidBefore: now - allowedClockSkew, notValidAfter: min(now + validity, root.notValidAfter),
+      issuer: root.subject, subject: name, signatureAlgorithm: rootKey.preferredSignatureAlgorithm,
       extensions: try Certificate.Extensions {
         Critical(KeyUsage(digitalSignature: true, keyCertSign: true, cRLSign: true))
         Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
@@ -163,8 +193,43 @@ public struct IssuingAuthority: Sendable {
         AuthorityKeyIdentifier(keyIdentifier: rootKeyID.keyIdentifier)
       },
       issuerPrivateKey: rootKey)
-    return try IssuingAuthority(anchors: [root], issuerChain: [issuer], issuerKey: issuerKey)
+    return (issuer, issuerKey)
   }
+
+  /// A new issuer under the same root (`rootKey` must be the key of the anchor that signed the current issuer),
+  /// with the current issuer's name and key type; the anchors are unchanged, so nothing that trusts them restarts.
+  public func renewedIssuer(
+    rootKey: Certificate.PrivateKey, now: Date, validity: TimeInterval, allowedClockSkew: TimeInterval
+  ) throws(IssuerRenewalError) -> IssuingAuthority {
+    guard issuerChain.count == 1 else {
+      throw IssuerRenewalError("the issuer chain has intermediates; only an issuer signed by the root is renewed")
+    }
+    guard let root = anchors.certificates.first(where: { $0.publicKey == rootKey.publicKey }),
+      root.subject == issuer.issuer
+    else { throw IssuerRenewalError("the stored root key is not the key of the root that signed the issuer") }
+    guard root.notValidAfter > now else { throw IssuerRenewalError("the root expired at \(root.notValidAfter)") }
+    let algorithm: KeyAlgorithm =
+      switch issuerKey.preferredSignatureAlgorithm {
+      case .ecdsaWithSHA256: .ecdsaP256
+      case .sha256WithRSAEncryption: .rsa2048
+      default: .ed25519
+      }
+    do {
+      let (next, key) = try Self.makeIssuer(
+        named: issuer.subject, keyAlgorithm: algorithm, root: root, rootKey: rootKey, now: now, validity: validity,
+        allowedClockSkew: allowedClockSkew)
+      return try IssuingAuthority(anchors: anchors.certificates, issuerChain: [next], issuerKey: key)
+    } catch {
+      throw IssuerRenewalError("cannot make the new issuer: \(error)")
+    }
+  }
+}
+
+/// Why the issuer cannot be renewed automatically.
+public struct IssuerRenewalError: Error, Hashable, Sendable, CustomStringConvertible {
+  public let message: String
+  public var description: String { message }
+  init(_ message: String) { self.message = message }
 }
 
 /// What a workload certificate is issued for.

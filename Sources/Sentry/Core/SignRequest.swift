@@ -73,5 +73,13 @@ public struct SignFailure: Error, Hashable, Sendable, CustomStringConvertible {
   }
   static let invalidSignature = SignFailure(.invalidArgument, "invalid signature")
   static let signingFailed = SignFailure(.internal, "failed to sign certificate")
+  /// The issuer (or an intermediate) has expired: nothing it signs would be valid.
+  static func issuerExpired(at expiry: Date) -> SignFailure {
+    SignFailure(
+      .internal,
+      "failed to sign certificate: the issuer certificate expired at \(ISO8601DateFormatter().string(from: expiry)); "
+        + "sentry signs nothing until the issuer is renewed (sentry ca renew, or a new issuer.crt and issuer.key in the "
+        + "trust bundle)")
+  }
   static let encodingFailed = SignFailure(.internal, "failed to encode certificate chain")
 }

@@ -5,7 +5,12 @@ import ServiceLifecycle
 
 /// Warns, hourly, when the root or the issuer certificate expires within 30 days or has expired, with Dapr's texts
 /// (Dapr printed them for the root until 1.12, and its docs still promise them), and keeps the expiry gauges current.
+/// The moment the issuer expires it turns sentry's `/healthz` 503, naming ``issuerTarget``, until a valid issuer is
+/// loaded.
 public struct ExpiryMonitor: Service {
+  /// Not ready while the issuer chain has expired.
+  public static let issuerTarget = "sentry-issuer-certificate"
+
   /// What kind of certificate a warning is about.
   public enum Kind: String, Sendable { case root, issuer }
 
@@ -14,11 +19,15 @@ public struct ExpiryMonitor: Service {
   let logger: Logger
   let now: @Sendable () -> Date
   let interval: Duration
+  let readiness: ReadinessTargets?
 
   public init(
     authority: LatestValue<IssuingAuthority?>, metrics: SentryMetrics, logger: Logger,
-    now: @escaping @Sendable () -> Date = { Date() }, interval: Duration = .seconds(3600)
+    readiness: ReadinessTargets? = nil, now: @escaping @Sendable () -> Date = { Date() },
+    interval: Duration = .seconds(3600)
   ) {
+    self.readiness = readiness
+    readiness?.register(Self.issuerTarget)
     self.authority = authority
     self.metrics = metrics
     self.logger = logger
@@ -28,17 +37,42 @@ public struct ExpiryMonitor: Service {
 
   public func run() async throws {
     try await untilShutdown { [self] in
-      while true {
+      // A new issuer is checked at once (sentry is ready again the moment a renewed one is loaded), and the timer
+      // is set again from it: hourly, and at the moment the issuer expires.
+      let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+      // Subscribed before the first check, so an issuer loaded in between is not missed.
+      let changes = authority.updates()
+      let updates = Task {
+        for await _ in changes { wake.yield() }
+        wake.finish()
+      }
+      defer { updates.cancel() }
+      let hour = TimeInterval(interval.components.seconds)
+      var iterator = wakeUps.makeAsyncIterator()
+      while !Task.isCancelled {
         check(at: now())
-        try await Task.sleep(for: interval)
+        let untilExpiry = authority.current.map { $0.chainExpiry.timeIntervalSince(now()) } ?? .infinity
+        let wait = untilExpiry > 0 ? min(hour, untilExpiry + 0.05) : hour
+        let timer = Task {
+          try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+          if !Task.isCancelled { wake.yield() }
+        }
+        let woken = await iterator.next()
+        timer.cancel()
+        if woken == nil { return }
       }
     }
   }
 
-  /// Logs the warnings due at `moment` and sets the gauges.
+  /// Logs the warnings due at `moment`, sets the gauges and the issuer's readiness.
   public func check(at moment: Date) {
     guard let current = authority.current else { return }
     metrics.record(current)
+    if moment < current.chainExpiry {
+      readiness?.markReady(Self.issuerTarget)
+    } else {
+      readiness?.markNotReady(Self.issuerTarget)
+    }
     for anchor in current.anchors.certificates {
       log(Self.message(.root, notAfter: anchor.notValidAfter, now: moment))
     }
