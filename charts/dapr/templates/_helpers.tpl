@@ -246,6 +246,9 @@ readinessProbe:
 {{- define "dcp.certFilename" -}}{{ (.Values.global.issuerFilenames | default dict).cert | default "issuer.crt" }}{{- end -}}
 {{- define "dcp.keyFilename" -}}{{ (.Values.global.issuerFilenames | default dict).key | default "issuer.key" }}{{- end -}}
 
+{{- /* Non-empty when a CA is brought through dapr_sentry's tls.* values (in sentry's subchart context). */ -}}
+{{- define "dcp.sentry.bringsCA" -}}{{ if .Values.tls.root.certPEM }}true{{ end }}{{- end -}}
+
 {{- /* The trust anchors file of the operator, injector and placement (the dapr-trust-bundle ConfigMap's CA key). */ -}}
 {{- define "dcp.trustAnchorsFile" -}}/var/run/secrets/dapr.io/tls/{{ include "dcp.caFilename" . }}{{- end -}}
 
