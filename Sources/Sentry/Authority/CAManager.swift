@@ -115,6 +115,8 @@ public final class CAManager: Service, Sendable {
       report(error.message)
       return .failed
     }
+    let rotation = (try? RootRotationState(json: stored[.rootRotation])) ?? nil
+    metrics.rootRotationStage.set(Double(rotation?.stage.number ?? 0))
     switch CAStoreDecision.decide(stored, store: store) {
     case .refuse(let reason):
       report(reason)

@@ -16,6 +16,15 @@ public enum CAStoreEntry: String, Hashable, Sendable, CaseIterable {
   case jwtRotation
   /// The root's private key (`--keep-root-key`): in its own Secret that only sentry may read.
   case rootKey
+  /// A root rotation's waiting issuer, under the new root (`sentry ca rotate-root`, stage 1 until the switch).
+  case nextIssuerCertificate, nextIssuerKey
+  /// The new root's key during a rotation, next to ``rootKey``.
+  case nextRootKey
+  /// The root rotation's stage (JSON, ``RootRotationState``).
+  case rootRotation
+
+  /// Entries kept in the root key Secret rather than the trust bundle.
+  public var isRootKey: Bool { self == .rootKey || self == .nextRootKey }
 
   /// The credential part, for the first three.
   public var part: CAMaterialError.Part? {
@@ -38,6 +47,10 @@ public enum CAStoreEntry: String, Hashable, Sendable, CaseIterable {
     case .jwtNextSigningKey: "jwt.next.key"
     case .jwtRotation: "jwt-rotation.json"
     case .rootKey: "root.key"
+    case .nextIssuerCertificate: "next-issuer.crt"
+    case .nextIssuerKey: "next-issuer.key"
+    case .nextRootKey: "next-root.key"
+    case .rootRotation: "root-rotation.json"
     }
   }
 }
@@ -201,6 +214,9 @@ public enum CAStoreDecision: Sendable, Equatable {
     guard stored.publishesAnchors else { return .use(material) }
     guard let published = stored.publishedAnchors else { return .publishThenUse(material) }
     if !Self.sameCertificates(published, anchors) {
+      // A root rotation (`sentry ca rotate-root`) changes the Secret, then the ConfigMap: in between, the Secret's
+      // anchors are the ones to publish.
+      if stored[.rootRotation] != nil { return .publishThenUse(material) }
       return .refuse(
         "\(store.publishedAnchorsDescription) differs from \(store.describe(.trustAnchors)). Sidecars trust the "
           + "ConfigMap's anchors while sentry signs under the Secret's, so they must hold the same certificates: copy "

@@ -41,7 +41,7 @@ public final class KubernetesCAStore: CAStore {
   public var informers: [any Service] { [secrets, configMaps] }
 
   public func describe(_ entry: CAStoreEntry) -> String {
-    if entry == .rootKey { return "Secret \(namespace)/\(rootKeySecret ?? Self.rootKeySecretName) key \(key(entry))" }
+    if entry.isRootKey { return "Secret \(namespace)/\(rootKeySecret ?? Self.rootKeySecretName) key \(key(entry))" }
     return "Secret \(namespace)/\(name) key \(key(entry))"
   }
 
@@ -71,7 +71,7 @@ public final class KubernetesCAStore: CAStore {
       throw Self.readError(error, "ConfigMap \(namespace)/\(name)")
     }
     var stored = StoredCA(publishesAnchors: true)
-    for entry in CAStoreEntry.allCases where entry != .rootKey {
+    for entry in CAStoreEntry.allCases where !entry.isRootKey {
       stored[entry] = secret.data?[key(entry)].flatMap { Data(base64Encoded: $0) }.map {
         String(decoding: $0, as: UTF8.self)
       }
@@ -88,8 +88,10 @@ public final class KubernetesCAStore: CAStore {
       } catch {
         throw Self.readError(error, "Secret \(namespace)/\(rootKeySecret)")
       }
-      stored[.rootKey] = rootSecret.data?[key(.rootKey)].flatMap { Data(base64Encoded: $0) }.map {
-        String(decoding: $0, as: UTF8.self)
+      for entry in CAStoreEntry.allCases where entry.isRootKey {
+        stored[entry] = rootSecret.data?[key(entry)].flatMap { Data(base64Encoded: $0) }.map {
+          String(decoding: $0, as: UTF8.self)
+        }
       }
       stored.versions.rootKeySecret = rootSecret.metadata.resourceVersion
     }
@@ -100,19 +102,19 @@ public final class KubernetesCAStore: CAStore {
   /// Secret first, then the ConfigMap, so that published copies never run ahead of the credentials.
   public func apply(_ update: CAStoreUpdate, over previous: StoredCA) async throws(CAStoreError) {
     let base64 = update.entries.mapValues { $0.map { Data($0.utf8).base64EncodedString() } }
-    if base64[.rootKey] != nil && rootKeySecret == nil {
+    let rootKeys = base64.filter { $0.key.isRootKey }
+    if !rootKeys.isEmpty && rootKeySecret == nil {
       throw CAStoreError(.failed, "sentry was asked to store the root key without --keep-root-key")
     }
     // The bundle first, then the root key: only the replica whose bundle write won stores its root's key, so the
     // stored key always belongs to the stored root (written the other way round, two replicas generating at once
     // could leave one's key beside the other's root). A crash in between leaves no key, which sentry reports.
-    let bundle = base64.filter { $0.key != .rootKey }
+    let bundle = base64.filter { !$0.key.isRootKey }
     if !bundle.isEmpty {
       try await patch(Secret.self, bundle, version: previous.secretVersion)
     }
-    if let rootKey = base64[.rootKey], let rootKeySecret {
-      try await patch(
-        Secret.self, [.rootKey: rootKey], version: previous.versions.rootKeySecret, objectName: rootKeySecret)
+    if !rootKeys.isEmpty, let rootKeySecret {
+      try await patch(Secret.self, rootKeys, version: previous.versions.rootKeySecret, objectName: rootKeySecret)
     }
     if !update.published.isEmpty {
       try await patch(ConfigMap.self, update.published, version: previous.configMapVersion)

@@ -8,7 +8,7 @@ import X509
 public struct SentryCACommand: AsyncParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "ca", abstract: "Inspect, export or renew the CA stored in the cluster.",
-    subcommands: [Expiry.self, Export.self, Renew.self, RotateJWTKey.self])
+    subcommands: [Expiry.self, Export.self, Renew.self, RotateJWTKey.self, RotateRoot.self])
 
   public init() {}
 
@@ -156,6 +156,58 @@ public struct SentryCACommand: AsyncParsableCommand {
       let signsFrom = try await maintenance.rotateJWTKey(publishFor: TimeInterval(publishFor.nanoseconds) / 1e9)
       print(
         "published a new JWT signing key; sentry signs with it from \(ISO8601DateFormatter().string(from: signsFrom))")
+    }
+  }
+
+  /// `sentry ca rotate-root`.
+  public struct RotateRoot: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+      commandName: "rotate-root",
+      abstract: "Rotate the root in stages without an outage; run it again until it says the rotation is complete.",
+      discussion: """
+        Stage 1 adds a new root to ca.crt (Secret and ConfigMap) and keeps signing with the old issuer. Stage 2 lists \
+        the Dapr pods whose injected trust anchors lack the new root (daprd reads them from its environment, so they \
+        need a restart; --restart-pods deletes them one per --restart-interval for their controllers to recreate). \
+        Stage 3 switches signing to the issuer under the new root once no such pod is left. Stage 4 removes the old \
+        root once every certificate it anchors has expired (the switch plus daprsystem's workloadCertTTL and \
+        allowedClockSkew). Each run does what is due and stops; it is safe to run again at any time.
+        """)
+    @OptionGroup var target: Target
+    @Option(name: .customLong("trust-domain"), help: "The trust domain named in the new root.")
+    var trustDomain = "cluster.local"
+    @Option(name: .customLong("key-algorithm"), help: "The key type of the new root and issuer.")
+    var keyAlgorithm: KeyAlgorithm = .ed25519
+    @Option(name: .customLong("root-validity"), help: "How long the new root is valid (a Go duration).")
+    var rootValidity: GoDuration = .hours(87_600)
+    @Option(name: .customLong("issuer-validity"), help: "How long the new issuer is valid (a Go duration).")
+    var issuerValidity: GoDuration = .hours(8760)
+    @Flag(name: .customLong("restart-pods"), help: "Delete the Dapr pods that lack the new root (stage 2).")
+    var restartPods = false
+    @Option(name: .customLong("restart-interval"), help: "The time between two pod restarts (a Go duration).")
+    var restartInterval: GoDuration = .seconds(10)
+    public init() {}
+
+    public func validate() throws {
+      guard rootValidity.nanoseconds > 0, issuerValidity.nanoseconds > 0 else {
+        throw ValidationError("--root-validity and --issuer-validity must be positive")
+      }
+      guard issuerValidity.nanoseconds <= rootValidity.nanoseconds else {
+        throw ValidationError("--issuer-validity must not exceed --root-validity (the issuer would outlive its root)")
+      }
+      guard restartInterval.nanoseconds >= 0 else { throw ValidationError("--restart-interval must not be negative") }
+    }
+
+    public func run() async throws {
+      let (maintenance, client) = try target.maintenance()
+      defer { Task { await client.shutdown() } }
+      let outcome = try await maintenance.rotateRoot(
+        RootRotationOptions(
+          trustDomain: trustDomain, keyAlgorithm: keyAlgorithm,
+          rootValidity: TimeInterval(rootValidity.nanoseconds) / 1e9,
+          issuerValidity: TimeInterval(issuerValidity.nanoseconds) / 1e9, restartPods: restartPods,
+          restartInterval: .nanoseconds(restartInterval.nanoseconds)))
+      for line in outcome.lines { print(line) }
+      if !outcome.podsLacking.isEmpty { throw ExitCode(3) }
     }
   }
 }

@@ -22,20 +22,8 @@ public struct CAMaintenance: Sendable {
 
   /// The CA stored now, verified.
   public func current(now: Date = Date()) async throws -> IssuingAuthority {
-    let stored = try await store.read()
-    switch CAStoreDecision.decide(stored, store: store) {
-    case .use(let material), .publishThenUse(let material):
-      do {
-        return try await IssuingAuthority(material: material, now: now)
-      } catch {
-        throw CAMaintenanceError(error.part.map { store.describe($0) + ": " } ?? "" + error.message)
-      }
-    case .generate:
-      throw CAMaintenanceError(
-        "Secret \(namespace)/dapr-trust-bundle holds no CA yet (sentry generates one when it starts)")
-    case .refuse(let reason):
-      throw CAMaintenanceError(reason)
-    }
+    let store = self.store
+    return try await verifiedAuthority(try await store.read(), store: store, now: now)
   }
 
   /// One line per certificate: when it expires and how long is left, with Dapr CLI's warning under 30 days.
@@ -57,6 +45,8 @@ public struct CAMaintenance: Sendable {
     lines.append(
       "issuer: expires \(format.string(from: authority.issuer.notValidAfter)) (\(Self.remaining(authority.issuer.notValidAfter, now)))"
     )
+    let stored = try await store.read()
+    if let rotation = try RootRotationState(json: stored[.rootRotation]) { lines.append(rotation.summary) }
     return lines
   }
 

@@ -15,6 +15,8 @@ public final class SentryMetrics: Sendable {
   /// Unix seconds of the earliest root's NotAfter.
   public let rootExpiry: Gauge
   public let signDuration: DurationHistogram
+  /// The stage of a root rotation (`sentry ca rotate-root`): 0 none, 1 the new root trusted, 3 switched to it.
+  public let rootRotationStage: Gauge
 
   public init(registry: MetricsRegistry) {
     requestsReceived = registry.counter(
@@ -33,6 +35,9 @@ public final class SentryMetrics: Sendable {
     rootExpiry = registry.gauge(
       "dapr_sentry_rootcert_expiry_timestamp",
       help: "The expiry of the trust anchor that expires first, in Unix seconds.")
+    rootRotationStage = registry.gauge(
+      "dapr_sentry_root_rotation_stage",
+      help: "The stage of a root rotation: 0 none, 1 the new root is trusted, 3 the issuer under it signs.")
     signDuration = registry.durationHistogram(
       "dapr_sentry_cert_sign_duration_seconds", help: "The time to handle a certificate signing request.",
       buckets: requestLatencyBuckets)
