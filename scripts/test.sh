@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's test command (README, CI): installs what is missing, builds, runs every test (the packaging,
+# The project's test command (README, CI): installs what is missing, checks the style, builds, runs every test (the packaging,
 # end-to-end and soak suites last, each on its own, since they start API servers and processes of their own),
 # builds the release binaries the image holds and runs each alone, and checks that the committed generated
 # protobuf code is what the .proto files produce.
@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-prerequisites.sh
+
+echo "== style: swift format lint --strict with the repository's .swift-format"
+swift format lint --strict --recursive Package.swift Sources Tests Benchmarks
 
 echo "== Kubernetes control plane for the tests (built once from Debian's sources, then cached)"
 scripts/kubernetes/build.sh

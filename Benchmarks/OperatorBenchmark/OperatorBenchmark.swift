@@ -40,7 +40,8 @@ struct OperatorBenchmark {
     case "idle" where arguments.count == 6:
       let numbers = arguments[3...].compactMap { Int($0) }
       try await idle(
-        kubeconfig: arguments[1], directory: arguments[2], port: numbers[0], sidecars: numbers[1], serverPID: numbers[2])
+        kubeconfig: arguments[1], directory: arguments[2], port: numbers[0], sidecars: numbers[1], serverPID: numbers[2]
+      )
     case "clients" where arguments.count == 7:
       let numbers = arguments[3...].compactMap { Int($0) }
       try await clients(
@@ -82,7 +83,8 @@ struct OperatorBenchmark {
     var logger = Logger(label: "dapr.operator")
     logger.logLevel = .warning
     let (identity, anchors) = try load(directory, "operator")
-    let client = try KubernetesClient(configuration: try KubernetesConfiguration.kubeconfig(path: kubeconfig), logger: logger)
+    let client = try KubernetesClient(
+      configuration: try KubernetesConfiguration.kubeconfig(path: kubeconfig), logger: logger)
     let environment = ProcessEnvironment(
       component: .operator, logger: logger, metrics: MetricsRegistry(),
       readiness: ReadinessTargets([OperatorServer.apiTarget, "operator-caches"]))
@@ -119,7 +121,9 @@ struct OperatorBenchmark {
   }
 
   /// One gRPC client (one connection) per sidecar, with the sidecar's identity.
-  static func sidecarClients(directory: String, port: Int, count: Int) throws -> [GRPCClient<HTTP2ClientTransport.Posix>] {
+  static func sidecarClients(
+    directory: String, port: Int, count: Int
+  ) throws -> [GRPCClient<HTTP2ClientTransport.Posix>] {
     let (identity, anchors) = try load(directory, "sidecar")
     return try (0..<count).map { _ in
       GRPCClient(
@@ -138,13 +142,18 @@ struct OperatorBenchmark {
 
   /// Opens daprd's seven update streams on `client`, recording each received object's marker by kind.
   static func openSevenStreams(
-    _ client: GRPCClient<HTTP2ClientTransport.Posix>, receipts: Receipts, group: inout ThrowingTaskGroup<Void, any Error>
+    _ client: GRPCClient<HTTP2ClientTransport.Posix>, receipts: Receipts,
+    group: inout ThrowingTaskGroup<Void, any Error>
   ) {
     let api = Dapr_Proto_Operator_V1_Operator.Client(wrapping: client)
-    @Sendable func record(_ kind: String, _ bytes: Data) { if let marker = marker(bytes) { receipts.record("\(kind)/\(marker)") } }
+    @Sendable func record(_ kind: String, _ bytes: Data) {
+      if let marker = marker(bytes) { receipts.record("\(kind)/\(marker)") }
+    }
     let ns = "bench"
     group.addTask {
-      try? await api.componentUpdate(.with { $0.namespace = ns }) { for try await e in $0.messages { record("component", e.component) } }
+      try? await api.componentUpdate(.with { $0.namespace = ns }) {
+        for try await e in $0.messages { record("component", e.component) }
+      }
     }
     group.addTask {
       try? await api.configurationUpdate(.with { $0.namespace = ns }) {
@@ -157,7 +166,9 @@ struct OperatorBenchmark {
       }
     }
     group.addTask {
-      try? await api.resiliencyUpdate(.with { $0.namespace = ns }) { for try await e in $0.messages { record("resiliency", e.resiliency) } }
+      try? await api.resiliencyUpdate(.with { $0.namespace = ns }) {
+        for try await e in $0.messages { record("resiliency", e.resiliency) }
+      }
     }
     group.addTask {
       try? await api.httpEndpointUpdate(.with { $0.namespace = ns }) {
@@ -165,7 +176,9 @@ struct OperatorBenchmark {
       }
     }
     group.addTask { try? await api.mcpServerUpdate(.with { $0.namespace = ns }) { for try await _ in $0.messages {} } }
-    group.addTask { try? await api.workflowAccessPolicyUpdate(.with { $0.namespace = ns }) { for try await _ in $0.messages {} } }
+    group.addTask {
+      try? await api.workflowAccessPolicyUpdate(.with { $0.namespace = ns }) { for try await _ in $0.messages {} }
+    }
   }
 
   static func idle(kubeconfig: String, directory: String, port: Int, sidecars: Int, serverPID: Int) async throws {
@@ -212,7 +225,9 @@ struct OperatorBenchmark {
   }
 
   /// Connects `sidecars` lean sidecars, each with a ComponentUpdate stream, a hundred handshakes at a time.
-  static func leanSidecars(directory: String, port: Int, count: Int, receipts: Receipts) async throws
+  static func leanSidecars(
+    directory: String, port: Int, count: Int, receipts: Receipts
+  ) async throws
     -> [LeanGRPCConnection]
   {
     let (identity, anchors) = try load(directory, "sidecar")
@@ -253,7 +268,8 @@ struct OperatorBenchmark {
     let receipts = Receipts()
     let grpcClients = client == .grpcSwift ? try sidecarClients(directory: directory, port: port, count: sidecars) : []
     let leanConnections =
-      client == .lean ? try await leanSidecars(directory: directory, port: port, count: sidecars, receipts: receipts) : []
+      client == .lean
+      ? try await leanSidecars(directory: directory, port: port, count: sidecars, receipts: receipts) : []
     let kubernetes = try KubernetesClient(configuration: try KubernetesConfiguration.kubeconfig(path: kubeconfig))
     try await withThrowingTaskGroup(of: Void.self) { group in
       for client in grpcClients {
@@ -293,7 +309,8 @@ struct OperatorBenchmark {
         let start = try await change(marker)
         while receipts.count(marker).0 < sidecars { try await Task.sleep(for: .microseconds(200)) }
         let last = receipts.count(marker).1!
-        durations.append(Double((last - start).components.attoseconds) / 1e15 + Double((last - start).components.seconds) * 1000)
+        durations.append(
+          Double((last - start).components.attoseconds) / 1e15 + Double((last - start).components.seconds) * 1000)
       }
       durations.sort()
       let p50 = durations[durations.count / 2]

@@ -72,7 +72,9 @@ struct PlacementBenchmark {
   // === The ring ===
 
   static func ring() {
-    print("| hosts | points | lookup (ns/op, median of 5 x 200,000) | add one host (µs, median of 21) | remove one host (µs) |")
+    print(
+      "| hosts | points | lookup (ns/op, median of 5 x 200,000) | add one host (µs, median of 21) | remove one host (µs) |"
+    )
     print("|---|---|---|---|---|")
     let ids = (0..<200_000).map { "actor-\($0)" }
     for count in [10, 100, 1_000, 10_000] {
@@ -151,8 +153,12 @@ struct PlacementBenchmark {
     let theirs = ((try? order.serializedBytes() as [UInt8]) ?? []).count
     print("| tables | encoded UPDATE |")
     print("|---|---|")
-    print("| 100 actor types x 100 hosts, this placement | \(ours) bytes (\(String(format: "%.2f", Double(ours) / 1_048_576)) MiB) |")
-    print("| the same in Dapr's shape (entity lists in every entry) | \(theirs) bytes (\(String(format: "%.2f", Double(theirs) / 1_048_576)) MiB) |")
+    print(
+      "| 100 actor types x 100 hosts, this placement | \(ours) bytes (\(String(format: "%.2f", Double(ours) / 1_048_576)) MiB) |"
+    )
+    print(
+      "| the same in Dapr's shape (entity lists in every entry) | \(theirs) bytes (\(String(format: "%.2f", Double(theirs) / 1_048_576)) MiB) |"
+    )
   }
 
   // === A fleet of sidecars ===
@@ -220,7 +226,9 @@ struct PlacementBenchmark {
 
   /// One SVID per sidecar (`app-N` in `default`, as each reports), signed with sentry's issuer, and the check that
   /// the server is placement.
-  static func svids(for reports: [SimulatedSidecar.Host], credentials: String) throws
+  static func svids(
+    for reports: [SimulatedSidecar.Host], credentials: String
+  ) throws
     -> (identities: [TLSIdentity], verifier: SPIFFEPeerVerifier)
   {
     func read(_ name: String) throws -> String { try String(contentsOfFile: "\(credentials)/\(name)", encoding: .utf8) }

@@ -88,7 +88,11 @@ import Testing
 final class FakeHeap: TrimmableHeap {
   private let state = Mutex((free: 0, resident: 0, trims: 0))
 
-  func set(free: Int, resident: Int) { state.withLock { $0.free = free; $0.resident = resident } }
+  func set(free: Int, resident: Int) {
+    state.withLock {
+      $0.free = free; $0.resident = resident
+    }
+  }
   var trims: Int { state.withLock { $0.trims } }
 
   func freeBytes() -> Int { state.withLock { $0.free } }

@@ -53,7 +53,8 @@ import Testing
   @Test(
     "Numbers read exactly (Foundation on Linux rounds some of them)",
     arguments: [
-      ("3349610546.8623047", JSONValue.double(3349610546.8623047)), ("-1385911282306093944", .int(-1385911282306093944)),
+      ("3349610546.8623047", JSONValue.double(3349610546.8623047)),
+      ("-1385911282306093944", .int(-1385911282306093944)),
       ("0.1", .double(0.1)), ("5e-324", .double(5e-324)), ("1.7976931348623157e308", .double(.greatestFiniteMagnitude)),
     ])
   func exactNumbers(text: String, value: JSONValue) throws {
@@ -132,7 +133,9 @@ import Testing
 
   @Test(
     "Bytes that are not UTF-8 inside a string are refused",
-    arguments: [[0x22, 0xFF, 0x22], [0x22, 0x61, 0xC3, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0x5C, 0x6E, 0xFE, 0x22]]
+    arguments: [
+      [0x22, 0xFF, 0x22], [0x22, 0x61, 0xC3, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0x5C, 0x6E, 0xFE, 0x22],
+    ]
       as [[UInt8]])
   func invalidUTF8(bytes: [UInt8]) {
     #expect(throws: JSONReader.SyntaxError(offset: 0, reason: "the string is not valid UTF-8")) {
@@ -178,19 +181,26 @@ import Testing
       return double.rounded() == double ? .int(Int64(double)) : .double(double)
     case 4: return .string(randomString(using: &generator))
     case 5:
-      return .array((0..<Int(generator.next() % 5)).map { _ in randomValue(depth: depth + 1, shortNumbers: shortNumbers, using: &generator) })
+      return .array(
+        (0..<Int(generator.next() % 5)).map { _ in
+          randomValue(depth: depth + 1, shortNumbers: shortNumbers, using: &generator)
+        })
     default:
       var object = JSONObject()
       for _ in 0..<Int(generator.next() % 5) {
-        object[randomString(using: &generator)] = randomValue(depth: depth + 1, shortNumbers: shortNumbers, using: &generator)
+        object[randomString(using: &generator)] = randomValue(
+          depth: depth + 1, shortNumbers: shortNumbers, using: &generator)
       }
       return .object(object)
     }
   }
 
   static func randomString(using generator: inout SplitMix64) -> String {
-    let alphabet: [Character] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{01}", "\u{1F}", "é", "€", "😀", "-", "~"]
-    return String((0..<Int(generator.next() % 24)).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+    let alphabet: [Character] = [
+      "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{01}", "\u{1F}", "é", "€", "😀", "-", "~",
+    ]
+    return String(
+      (0..<Int(generator.next() % 24)).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
   }
 }
 

@@ -40,7 +40,8 @@ func workload(annotations: [String: String], kind: String = "Deployment") -> JSO
     let ports = service["spec"]?["ports"]?.arrayValue?.map {
       "\($0["name"]!.stringValue!) \($0["port"]!.intValue!)->\($0["targetPort"]!.intValue!)"
     }
-    #expect(ports == ["dapr-http 80->3500", "dapr-grpc 50001->6000", "dapr-internal 50002->50002", "dapr-metrics 9090->9090"])
+    #expect(
+      ports == ["dapr-http 80->3500", "dapr-grpc 50001->6000", "dapr-internal 50002->50002", "dapr-metrics 9090->9090"])
     let owner = service["metadata"]?["ownerReferences"]?.arrayValue?.first
     #expect(owner?["kind"]?.stringValue == "Deployment" && owner?["uid"]?.stringValue == "uid-1")
     #expect(owner?["controller"] == true)

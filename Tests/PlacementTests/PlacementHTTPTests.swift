@@ -23,7 +23,8 @@ import Testing
     routes.add { router in PlacementHTTP.install(on: router, hub: hub, leadership: leadership) }
     let listening = Signal<Int>()
     let app = ObservabilityServers.healthApplication(
-      host: "127.0.0.1", port: 0, readiness: ReadinessTargets([ObservabilityServers.healthzTarget]), logger: Logger(label: "test"), routes: routes,
+      host: "127.0.0.1", port: 0, readiness: ReadinessTargets([ObservabilityServers.healthzTarget]),
+      logger: Logger(label: "test"), routes: routes,
       onListening: { listening.fire($0) })
     try await withRunningServices([app]) { try await body("http://127.0.0.1:\(try await listening.value())") }
   }

@@ -195,7 +195,9 @@ func start(
           #expect(error.message.hasPrefix("dissemination timeout after 1s for version "))
           // The survivor completes a round without the stuck host.
           let finalUpdate = try await good.waitUntil { orders in
-            orders.contains { $0.operation == "update" && $0.tables.entries["T"]?.loadMap.keys.sorted() == ["10.0.0.1:50002"] }
+            orders.contains {
+              $0.operation == "update" && $0.tables.entries["T"]?.loadMap.keys.sorted() == ["10.0.0.1:50002"]
+            }
           }
           let version = finalUpdate.last { $0.operation == "update" }!.version
           _ = try await good.waitFor("unlock", version: version)

@@ -80,7 +80,8 @@ import Testing
       let (portA, portB) = (try await a.port.value(), try await b.port.value())
       try await eventually("one replica leads", within: .seconds(20)) { a.isLeader || b.isLeader }
       let aLeads = a.isLeader
-      let (follower, leaderPort, followerPort, stopLeader) = aLeads ? (b, portA, portB, stopA) : (a, portB, portA, stopB)
+      let (follower, leaderPort, followerPort, stopLeader) =
+        aLeads ? (b, portA, portB, stopA) : (a, portB, portA, stopB)
       #expect(!follower.isLeader)
       try await Self.served(port: leaderPort)
       stopLeader.fire(())

@@ -16,8 +16,10 @@ import Testing
       (makeHost("a:1", id: "cart", namespace: "shop"), nil, true, .unauthenticated),
       (makeHost("a:1", id: "orders", namespace: "shop"), peer, true, .permissionDenied),
       (makeHost("a:1", id: "cart", namespace: "other"), peer, true, .permissionDenied),
-      (makeHost("a:1", id: "cart", namespace: "shop", types: ["dapr.internal.shop.orders.workflow"]), peer, true,
-       .permissionDenied),
+      (
+        makeHost("a:1", id: "cart", namespace: "shop", types: ["dapr.internal.shop.orders.workflow"]), peer, true,
+        .permissionDenied
+      ),
     ] as [(PlacementHost, SPIFFEID?, Bool, RPCError.Code)])
   func refused(host: PlacementHost, peer: SPIFFEID?, requirePeer: Bool, code: RPCError.Code) {
     #expect(throws: RPCError.self) { try ReportChecks.check(host, peer: peer, requirePeer: requirePeer) }

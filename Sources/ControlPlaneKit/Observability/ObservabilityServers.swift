@@ -1,8 +1,8 @@
 import HTTPTypes
 import Hummingbird
-import Synchronization
 import Logging
 import NIOCore
+import Synchronization
 
 /// The two plain-HTTP endpoints every control-plane process serves: `/healthz` on the healthz port and the
 /// Prometheus page (at `/` and `/metrics`) on the metrics port.

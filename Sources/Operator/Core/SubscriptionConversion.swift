@@ -14,7 +14,9 @@ public enum SubscriptionConversion {
   /// `object` at `apiVersion`. v1 `route` becomes v2 `routes.default`; going back, `routes.default` becomes `route`
   /// and the rules, which v1 cannot express, are dropped.
   public static func convert(_ object: JSONValue, to apiVersion: String) throws(ConversionError) -> JSONValue {
-    guard case .object(var converted) = object else { throw ConversionError(description: "the object is not a JSON object") }
+    guard case .object(var converted) = object else {
+      throw ConversionError(description: "the object is not a JSON object")
+    }
     guard let from = object["apiVersion"]?.stringValue, [v1, v2].contains(from) else {
       throw ConversionError(description: "cannot convert from \(object["apiVersion"]?.stringValue ?? "no apiVersion")")
     }

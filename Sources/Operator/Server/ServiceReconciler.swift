@@ -106,7 +106,9 @@ final class ServiceReconciler: Sendable {
     }
   }
 
-  func workloadChanged<Object: KubernetesObject>(_ event: InformerEvent<Object>, services: Informer<KubernetesService>)
+  func workloadChanged<Object: KubernetesObject>(
+    _ event: InformerEvent<Object>, services: Informer<KubernetesService>
+  )
     async
   {
     switch event {
@@ -145,12 +147,14 @@ final class ServiceReconciler: Sendable {
           _ = try await client.create(KubernetesService(json: desired.objectValue ?? [:]))
           count("created", appID: appID)
           logger.info("Created Service \(namespace)/\(name)")
-        } catch where error.code == .alreadyExists {
+        } catch  where error.code == .alreadyExists {
           // Created meanwhile (the cache had not seen it yet); its watch event brings it back here.
         }
       }
     } catch {
-      logger.error("Cannot reconcile the Dapr Service of \(namespace)/\(workload["metadata"]?["name"]?.stringValue ?? ""): \(error)")
+      logger.error(
+        "Cannot reconcile the Dapr Service of \(namespace)/\(workload["metadata"]?["name"]?.stringValue ?? ""): \(error)"
+      )
     }
   }
 }

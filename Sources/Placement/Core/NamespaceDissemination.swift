@@ -134,7 +134,9 @@ public struct NamespaceDissemination: Sendable {
 
   /// An acknowledgement. `operation` `.unknown` (Dapr 1.16 and older) counts for the current phase; a `version`
   /// other than the current one is stale and ignored.
-  public mutating func acknowledged(_ id: StreamID, operation: Dapr_Proto_Placement_V1_HostOperation, version: UInt64?)
+  public mutating func acknowledged(
+    _ id: StreamID, operation: Dapr_Proto_Placement_V1_HostOperation, version: UInt64?
+  )
     -> [Action]
   {
     guard phase != .idle, awaiting.contains(id) else { return [] }

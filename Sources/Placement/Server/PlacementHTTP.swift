@@ -66,13 +66,18 @@ enum PlacementHTTP {
       var missing: [String] = []
       var values: [String: String] = [:]
       for name in ["namespace", "type", "id"] {
-        if let value = query[Substring(name)], !value.isEmpty { values[name] = String(value) } else { missing.append(name) }
+        if let value = query[Substring(name)], !value.isEmpty {
+          values[name] = String(value)
+        } else {
+          missing.append(name)
+        }
       }
       guard missing.isEmpty else {
         return json(
           Problem(
             errorCode: "ERR_BAD_REQUEST",
-            message: "missing query parameter(s): \(missing.joined(separator: ", ")) (namespace, type and id are required)"),
+            message:
+              "missing query parameter(s): \(missing.joined(separator: ", ")) (namespace, type and id are required)"),
           status: .badRequest)
       }
       guard leadership.current else {
