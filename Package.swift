@@ -63,11 +63,14 @@ let package = Package(
     ),
     // glibc's heap statistics and trimming, which Swift's Glibc module does not export.
     .target(name: "CMalloc"),
+    // Small concurrency building blocks on the standard library alone (a latest value with subscribers), shared by
+    // the Kubernetes client and ControlPlaneKit without either depending on the other.
+    .target(name: "AsyncPrimitives"),
     // The shared core: identity and TLS, observability (logs, metrics, health), process runtime.
     .target(
       name: "ControlPlaneKit",
       dependencies: [
-        "DaprProto", "CMalloc",
+        "AsyncPrimitives", "DaprProto", "CMalloc",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
@@ -93,10 +96,11 @@ let package = Package(
     .target(
       name: "Kubernetes",
       dependencies: [
-        "ControlPlaneKit",
+        "AsyncPrimitives",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOFoundationCompat", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,4 +1,4 @@
-import ControlPlaneKit
+import AsyncPrimitives
 import Foundation
 import Logging
 import ServiceLifecycle

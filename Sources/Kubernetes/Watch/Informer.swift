@@ -1,4 +1,4 @@
-import ControlPlaneKit
+import AsyncPrimitives
 import Logging
 import ServiceLifecycle
 import Synchronization

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOFoundationCompat
 
 /// One event of a watch.
 public enum WatchEvent<Object: KubernetesObject>: Sendable {
