@@ -58,6 +58,19 @@ final class ServiceReconciler: Sendable {
       default: nil
       }
     }
+    // Every change becomes a key in one work queue: repeated events for a workload are reconciled once, and a
+    // reconcile that fails (a conflict, an API server error) comes back after the key's backoff instead of being
+    // logged and dropped.
+    let loop = ReconcileLoop<WorkloadKey> { [self] key in
+      guard let workload = workloads(key.kind, key.namespace, key.name) else { return .done }
+      do {
+        try await reconcile(workload, services: services)
+        return .done
+      } catch {
+        logger.error("Cannot reconcile the Dapr Service of \(key.namespace)/\(key.name): \(error); retrying")
+        return .failed
+      }
+    }
     // Subscribed before the informers start: their first list arrives as events, so every existing workload is
     // reconciled when this replica becomes the leader, and nothing that happens before the Services are cached is
     // lost.
@@ -70,21 +83,22 @@ final class ServiceReconciler: Sendable {
       group.addTask { try await statefulSets.run() }
       if let rollouts { group.addTask { try await rollouts.run() } }
       group.addTask { try await services.run() }
-      group.addTask { [self] in
+      group.addTask {
         await services.waitUntilSynced()
         await withTaskGroup(of: Void.self) { inner in
-          inner.addTask { [self] in
-            for await event in deploymentEvents { await workloadChanged(event, services: services) }
+          inner.addTask { await loop.run() }
+          inner.addTask {
+            for await event in deploymentEvents { WorkloadKey(event, kind: "Deployment").map(loop.add) }
           }
-          inner.addTask { [self] in
-            for await event in statefulSetEvents { await workloadChanged(event, services: services) }
+          inner.addTask {
+            for await event in statefulSetEvents { WorkloadKey(event, kind: "StatefulSet").map(loop.add) }
           }
           if let rolloutEvents {
-            inner.addTask { [self] in
-              for await event in rolloutEvents { await workloadChanged(event, services: services) }
+            inner.addTask {
+              for await event in rolloutEvents { WorkloadKey(event, kind: "Rollout").map(loop.add) }
             }
           }
-          inner.addTask { [self] in
+          inner.addTask {
             // A Service edited or deleted by hand: reconcile its owner again.
             for await event in serviceEvents {
               let service: KubernetesService
@@ -94,10 +108,9 @@ final class ServiceReconciler: Sendable {
               default: continue
               }
               guard let owner = service.json["metadata"]?["ownerReferences"]?.arrayValue?.first,
-                let kind = owner["kind"]?.stringValue, let name = owner["name"]?.stringValue,
-                let workload = workloads(kind, service.metadata.namespace ?? "", name)
+                let kind = owner["kind"]?.stringValue, let name = owner["name"]?.stringValue
               else { continue }
-              await reconcile(workload, services: services)
+              loop.add(WorkloadKey(kind: kind, namespace: service.metadata.namespace ?? "", name: name))
             }
           }
         }
@@ -106,55 +119,77 @@ final class ServiceReconciler: Sendable {
     }
   }
 
-  func workloadChanged<Object: KubernetesObject>(
-    _ event: InformerEvent<Object>, services: Informer<KubernetesService>
-  )
-    async
-  {
-    switch event {
-    case .added(let workload), .updated(_, let workload): await reconcile(.object(workload.json), services: services)
-    case .deleted, .synced: return
+  /// Brings the workload's Service to what it should be; an API error is thrown for the queue to retry.
+  func reconcile(_ workload: JSONValue, services: Informer<KubernetesService>) async throws(KubernetesError) {
+    let namespace = workload["metadata"]?["namespace"]?.stringValue ?? ""
+    guard watches(namespace) else { return }
+    guard let (appID, desired) = ServicePlanner.desired(for: workload) else {
+      // No longer Dapr-enabled: remove the Service this workload owns, if any.
+      try await removeServices(ownedBy: workload["metadata"]?["uid"]?.stringValue, in: namespace, services: services)
+      return
+    }
+    let name = "\(appID)-dapr"
+    if let existing = services.get(namespace: namespace, name: name) {
+      guard let updated = ServicePlanner.reconciled(existing: .object(existing.json), desired: desired),
+        let object = updated.objectValue
+      else { return }
+      _ = try await client.update(KubernetesService(json: object))
+      count("updated", appID: appID)
+      logger.info("Updated Service \(namespace)/\(name)")
+      return
+    }
+    let created: Bool
+    do {
+      _ = try await client.create(KubernetesService(json: desired.objectValue ?? [:]))
+      created = true
+    } catch {
+      // Created meanwhile (the cache had not seen it yet): its watch event brings it back here.
+      guard error.code == .alreadyExists else { throw error }
+      created = false
+    }
+    if created {
+      count("created", appID: appID)
+      logger.info("Created Service \(namespace)/\(name)")
     }
   }
 
-  /// Brings the workload's Service to what it should be.
-  func reconcile(_ workload: JSONValue, services: Informer<KubernetesService>) async {
-    let namespace = workload["metadata"]?["namespace"]?.stringValue ?? ""
-    guard watches(namespace) else { return }
-    let uid = workload["metadata"]?["uid"]?.stringValue
-    do {
-      guard let (appID, desired) = ServicePlanner.desired(for: workload) else {
-        // No longer Dapr-enabled: remove the Service this workload owns, if any.
-        for service in services.store.values where service.metadata.namespace == namespace {
-          let owners = service.json["metadata"]?["ownerReferences"]?.arrayValue ?? []
-          guard owners.contains(where: { $0["uid"]?.stringValue == uid }) else { continue }
-          try await client.delete(KubernetesService.self, namespace: namespace, name: service.metadata.name ?? "")
-          count("deleted", appID: service.json["metadata"]?["annotations"]?["dapr.io/app-id"]?.stringValue ?? "")
-          logger.info("Deleted Service \(namespace)/\(service.metadata.name ?? "") of a workload no longer using Dapr")
-        }
-        return
+  private func removeServices(
+    ownedBy uid: String?, in namespace: String, services: Informer<KubernetesService>
+  ) async throws(KubernetesError) {
+    for service in services.store.values where service.metadata.namespace == namespace {
+      let owners = service.json["metadata"]?["ownerReferences"]?.arrayValue ?? []
+      guard owners.contains(where: { $0["uid"]?.stringValue == uid }) else { continue }
+      let name = service.metadata.name ?? ""
+      do {
+        try await client.delete(KubernetesService.self, namespace: namespace, name: name)
+      } catch {
+        guard error.code == .notFound else { throw error }
+        continue
       }
-      let name = "\(appID)-dapr"
-      if let existing = services.get(namespace: namespace, name: name) {
-        guard let updated = ServicePlanner.reconciled(existing: .object(existing.json), desired: desired),
-          let object = updated.objectValue
-        else { return }
-        _ = try await client.update(KubernetesService(json: object))
-        count("updated", appID: appID)
-        logger.info("Updated Service \(namespace)/\(name)")
-      } else {
-        do {
-          _ = try await client.create(KubernetesService(json: desired.objectValue ?? [:]))
-          count("created", appID: appID)
-          logger.info("Created Service \(namespace)/\(name)")
-        } catch  where error.code == .alreadyExists {
-          // Created meanwhile (the cache had not seen it yet); its watch event brings it back here.
-        }
-      }
-    } catch {
-      logger.error(
-        "Cannot reconcile the Dapr Service of \(namespace)/\(workload["metadata"]?["name"]?.stringValue ?? ""): \(error)"
-      )
+      count("deleted", appID: service.json["metadata"]?["annotations"]?["dapr.io/app-id"]?.stringValue ?? "")
+      logger.info("Deleted Service \(namespace)/\(name) of a workload no longer using Dapr")
+    }
+  }
+}
+
+/// A workload the Service reconciler keeps a Service for: its kind, namespace and name.
+struct WorkloadKey: Hashable, Sendable {
+  let kind: String
+  let namespace: String
+  let name: String
+
+  init(kind: String, namespace: String, name: String) {
+    self.kind = kind
+    self.namespace = namespace
+    self.name = name
+  }
+
+  /// The key of an added or updated workload (a deletion needs nothing: the garbage collector removes its Service).
+  init?<Object: KubernetesObject>(_ event: InformerEvent<Object>, kind: String) {
+    switch event {
+    case .added(let workload), .updated(_, let workload):
+      self.init(kind: kind, namespace: workload.metadata.namespace ?? "", name: workload.metadata.name ?? "")
+    case .deleted, .synced: return nil
     }
   }
 }

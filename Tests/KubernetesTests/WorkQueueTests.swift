@@ -1,0 +1,120 @@
+import Kubernetes
+import Synchronization
+import Testing
+
+/// The keyed work queue's rules, on a clock the test sets.
+@Suite struct WorkQueueTests {
+  /// One step of a scenario: an action at a time (milliseconds), and the key `next` returns then (if asked).
+  enum Step {
+    case add(String)
+    case next(at: Int, expect: String?)
+    case done(String, ReconcileResult, at: Int)
+  }
+
+  static let backoff = Backoff(initial: .milliseconds(100), maximum: .milliseconds(400), jitter: 0)
+
+  @Test(arguments: [
+    (
+      "a key added many times before it runs runs once",
+      [
+        Step.add("a"), .add("a"), .add("b"), .add("a"), .next(at: 0, expect: "a"), .next(at: 0, expect: "b"),
+        .next(at: 0, expect: nil),
+      ]
+    ),
+    (
+      "a key added while it runs runs again afterwards, never twice at once",
+      [
+        .add("a"), .next(at: 0, expect: "a"), .add("a"), .next(at: 0, expect: nil), .done("a", .done, at: 5),
+        .next(at: 5, expect: "a"),
+      ]
+    ),
+    (
+      "a failed key comes back after its backoff: 100 ms, then 200, then 400 at most",
+      [
+        .add("a"), .next(at: 0, expect: "a"), .done("a", .failed, at: 0), .next(at: 99, expect: nil),
+        .next(at: 100, expect: "a"), .done("a", .failed, at: 100), .next(at: 299, expect: nil),
+        .next(at: 300, expect: "a"), .done("a", .failed, at: 300), .next(at: 700, expect: "a"),
+        .done("a", .failed, at: 700), .next(at: 1099, expect: nil), .next(at: 1100, expect: "a"),
+      ]
+    ),
+    (
+      "a success resets the key's backoff",
+      [
+        .add("a"), .next(at: 0, expect: "a"), .done("a", .failed, at: 0), .next(at: 100, expect: "a"),
+        .done("a", .done, at: 100), .add("a"), .next(at: 100, expect: "a"), .done("a", .failed, at: 100),
+        .next(at: 199, expect: nil), .next(at: 200, expect: "a"),
+      ]
+    ),
+    (
+      "a requeue comes back after the time asked, and a change brings it sooner",
+      [
+        .add("a"), .next(at: 0, expect: "a"), .done("a", .requeue(after: .seconds(5)), at: 0),
+        .next(at: 4999, expect: nil), .next(at: 5000, expect: "a"), .done("a", .requeue(after: .seconds(5)), at: 5000),
+        .add("a"), .next(at: 5001, expect: "a"),
+      ]
+    ),
+    (
+      "one key's failures do not hold back another",
+      [
+        .add("a"), .add("b"), .next(at: 0, expect: "a"), .done("a", .failed, at: 0), .next(at: 0, expect: "b"),
+        .done("b", .done, at: 0), .next(at: 50, expect: nil), .next(at: 100, expect: "a"),
+      ]
+    ),
+  ])
+  func theQueueFollowsItsRules(_ what: String, _ steps: [Step]) {
+    var queue = WorkQueue<String>(backoff: Self.backoff)
+    for (index, step) in steps.enumerated() {
+      switch step {
+      case .add(let key): queue.add(key)
+      case .next(let at, let expected):
+        #expect(queue.next(now: .milliseconds(at)) == expected, "\(what): step \(index)")
+      case .done(let key, let result, let at): queue.done(key, result, now: .milliseconds(at), random: 0)
+      }
+    }
+  }
+
+  @Test func theNextDueTimeIsTheEarliestWaitingKey() {
+    var queue = WorkQueue<String>(backoff: Self.backoff)
+    #expect(queue.nextDue == nil)
+    queue.add("a")
+    queue.add("b")
+    _ = queue.next(now: .zero)
+    _ = queue.next(now: .zero)
+    queue.done("a", .requeue(after: .seconds(3)), now: .zero, random: 0)
+    queue.done("b", .failed, now: .zero, random: 0)
+    #expect(queue.nextDue == .milliseconds(100))
+    #expect(queue.count == 2)
+  }
+}
+
+/// The loop around the queue, with real (short) times.
+@Suite(.timeLimit(.minutes(1))) struct ReconcileLoopTests {
+  @Test func aFailingKeyIsRetriedUntilItSucceedsAndOthersAreReconciledMeanwhile() async throws {
+    let attempts = Mutex<[String: Int]>([:])
+    let (finished, finish) = AsyncStream.makeStream(of: String.self)
+    let loop = ReconcileLoop<String>(
+      queue: WorkQueue(backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(40)))
+    ) { key in
+      let attempt = attempts.withLock { counts in
+        counts[key, default: 0] += 1
+        return counts[key]!
+      }
+      // "flaky" fails twice (a 409, a 500), then succeeds.
+      if key == "flaky" && attempt < 3 { return .failed }
+      finish.yield(key)
+      return .done
+    }
+    let running = Task { await loop.run() }
+    loop.add("flaky")
+    loop.add("steady")
+    var done: [String] = []
+    for await key in finished {
+      done.append(key)
+      if done.count == 2 { break }
+    }
+    running.cancel()
+    await running.value
+    #expect(done == ["steady", "flaky"])
+    #expect(attempts.withLock { $0 } == ["flaky": 3, "steady": 1])
+  }
+}
