@@ -218,24 +218,17 @@ struct CABundlePatcher: Service {
     try await untilShutdown {
       for await bundle in anchors.bundle.updates(includingCurrent: true) {
         let value = Data(((try? bundle.pemEncoded()) ?? "").utf8).base64EncodedString()
-        var delay = Duration.seconds(1)
-        while true {
-          do {
-            _ = try await client.patch(
-              MutatingWebhookConfiguration.self, name: InjectorServer.webhookConfigurationName,
-              .json([JSONPatchOperation(op: "add", path: "/webhooks/0/clientConfig/caBundle", value: .string(value))]))
-            logger.info(
-              "Patched the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName)")
-            readiness.markReady(InjectorServer.webhookConfigurationTarget)
-            break
-          } catch {
-            logger.error(
-              "Cannot patch the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName): \(error); retrying in \(delay)"
-            )
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(30))
-          }
+        try await Backoff(initial: .seconds(1)).retrying {
+          _ = try await client.patch(
+            MutatingWebhookConfiguration.self, name: InjectorServer.webhookConfigurationName,
+            .json([JSONPatchOperation(op: "add", path: "/webhooks/0/clientConfig/caBundle", value: .string(value))]))
+        } onFailure: { error, delay in
+          logger.error(
+            "Cannot patch the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName): \(error); retrying in \(delay)"
+          )
         }
+        logger.info("Patched the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName)")
+        readiness.markReady(InjectorServer.webhookConfigurationTarget)
       }
     }
   }

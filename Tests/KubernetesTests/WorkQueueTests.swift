@@ -118,3 +118,22 @@ import Testing
     #expect(attempts.withLock { $0 } == ["flaky": 3, "steady": 1])
   }
 }
+
+@Suite struct BackoffRetryingTests {
+  @Test func retryingReportsEachFailureWithTheGrowingWaitAndReturnsTheFirstSuccess() async throws {
+    let attempts = Mutex(0)
+    let waits = Mutex<[Duration]>([])
+    let value = try await Backoff(initial: .milliseconds(1), maximum: .milliseconds(4), jitter: 0).retrying {
+      let attempt = attempts.withLock {
+        $0 += 1
+        return $0
+      }
+      if attempt < 4 { throw CancellationError() }
+      return attempt
+    } onFailure: { _, wait in
+      waits.withLock { $0.append(wait) }
+    }
+    #expect(value == 4)
+    #expect(waits.withLock { $0 } == [.milliseconds(1), .milliseconds(2), .milliseconds(4)])
+  }
+}

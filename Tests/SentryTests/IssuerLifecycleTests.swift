@@ -76,9 +76,9 @@ final class TestClock: Sendable {
   @Test func aRunningSentryTurnsUnreadyTheMomentItsIssuerExpiresAndRefusesToSign() async throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sentry-expiry-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: folder) }
-    // A bundle whose issuer expires three seconds from now.
+    // A bundle whose issuer expires 12 seconds from now (time enough for sentry to start on a loaded machine).
     let issuing = try IssuingAuthority.generate(
-      trustDomain: "localhost", namespace: "default", keyAlgorithm: .ed25519, now: Date(), validity: 3,
+      trustDomain: "localhost", namespace: "default", keyAlgorithm: .ed25519, now: Date(), validity: 12,
       allowedClockSkew: 0)
     let store = FileCAStore(directory: folder.appendingPathComponent("credentials").path, fileNames: [:])
     try await store.write(try issuing.material, over: StoredCA(publishesAnchors: false))

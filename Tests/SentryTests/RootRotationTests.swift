@@ -148,14 +148,17 @@ import X509
 @Suite(.serialized, .timeLimit(.minutes(3))) struct RootRotationIntegrationTests {
   /// A pod as the injector leaves it: a daprd container whose DAPR_TRUST_ANCHORS is the bundle of the time.
   static func injectedPod(
-    _ client: KubernetesClient, namespace: String, name: String, anchors: String
+    _ client: KubernetesClient, namespace: String, name: String, anchors: String, controlPlane: String
   ) async throws {
     try await eventually("pod \(name) can be created") {
       var pod = Pod(name: name, namespace: namespace)
       pod.metadata.annotations = ["dapr.io/app-id": name, "dapr.io/enabled": "true"]
       pod.spec.serviceAccountName = "app"
       var daprd = Container(name: "daprd", image: "daprio/daprd")
-      daprd.env = [EnvVar(name: "DAPR_TRUST_ANCHORS", value: anchors)]
+      daprd.env = [
+        EnvVar(name: "DAPR_TRUST_ANCHORS", value: anchors),
+        EnvVar(name: "DAPR_CONTROLPLANE_NAMESPACE", value: controlPlane),
+      ]
       pod.spec.containers = [Container(name: "app", image: "nginx"), daprd]
       _ = try await client.create(pod)
       return true
@@ -196,15 +199,16 @@ import X509
       let oldIssuer = try #require(sentry.manager.authority.current?.issuer)
       // Pods injected before the rotation, and one that is not a Dapr pod.
       for name in ["before-0", "before-1"] {
-        try await Self.injectedPod(client, namespace: apps, name: name, anchors: oldAnchors)
+        try await Self.injectedPod(
+          client, namespace: apps, name: name, anchors: oldAnchors, controlPlane: namespace)
       }
-      _ = try await client.create(
-        {
-          var plain = Pod(name: "plain", namespace: apps)
-          plain.spec.serviceAccountName = "app"
-          plain.spec.containers = [Container(name: "app", image: "nginx")]
-          return plain
-        }())
+      // A pod of another control plane (its own sentry, its own anchors) is not this rotation's concern.
+      try await Self.injectedPod(
+        client, namespace: apps, name: "elsewhere", anchors: oldAnchors, controlPlane: "another-control-plane")
+      var plain = Pod(name: "plain", namespace: apps)
+      plain.spec.serviceAccountName = "app"
+      plain.spec.containers = [Container(name: "app", image: "nginx")]
+      _ = try await client.create(plain)
       let tokenFile = try await SentryFixture.podTokenFile(client, pod: signer, audience: sentry.sentryID)
       defer { try? FileManager.default.removeItem(atPath: tokenFile) }
       let clientAnchors = LatestValue(try TrustBundle(pemEncoded: oldAnchors))
@@ -227,7 +231,8 @@ import X509
       #expect(try await maintenance.expiryReport().contains { $0.hasPrefix("root rotation: stage 1") })
       clientAnchors.set(try TrustBundle(pemEncoded: bothAnchors))
       // Sentry still signs with the old issuer: the leaf verifies for the old pods and the new ones alike.
-      try await Self.injectedPod(client, namespace: apps, name: "after-0", anchors: bothAnchors)
+      try await Self.injectedPod(
+        client, namespace: apps, name: "after-0", anchors: bothAnchors, controlPlane: namespace)
       let stage1Leaf = try await svids.fetch().certificateChain
       #expect(stage1Leaf[1] == oldIssuer)
       #expect(await Self.verifies(stage1Leaf, against: oldAnchors))

@@ -38,3 +38,23 @@ public struct Backoff: Sendable, Hashable {
     lastFailure = nil
   }
 }
+
+extension Backoff {
+  /// Runs `attempt` until it succeeds, waiting this backoff's delays (on the continuous clock) between failures;
+  /// `onFailure` hears each failure with the wait before the next try. Cancellation ends the waiting and throws.
+  public func retrying<Value: Sendable>(
+    _ attempt: () async throws -> Value, onFailure: (any Error, Duration) -> Void
+  ) async throws -> Value {
+    var backoff = self
+    let origin = ContinuousClock.now
+    while true {
+      do {
+        return try await attempt()
+      } catch {
+        let delay = backoff.next(now: .now - origin, random: .random(in: 0..<1))
+        onFailure(error, delay)
+        try await Task.sleep(for: delay)
+      }
+    }
+  }
+}

@@ -56,20 +56,13 @@ struct SubscriptionCRDPatcher: Service {
           "strategy": "Webhook",
           "webhook": ["clientConfig": .object(config), "conversionReviewVersions": ["v1"]],
         ]
-        var delay = Duration.seconds(1)
-        while true {
-          do {
-            _ = try await client.patch(
-              CustomResourceDefinition.self, name: "subscriptions.dapr.io",
-              .merge(["spec": ["conversion": conversion]]))
-            logger.info("Pointed the Subscription CRD's conversion at the operator's webhook")
-            break
-          } catch {
-            logger.error("Cannot patch the Subscription CRD's conversion: \(error); retrying in \(delay)")
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(30))
-          }
+        try await Backoff(initial: .seconds(1)).retrying {
+          _ = try await client.patch(
+            CustomResourceDefinition.self, name: "subscriptions.dapr.io", .merge(["spec": ["conversion": conversion]]))
+        } onFailure: { error, delay in
+          logger.error("Cannot patch the Subscription CRD's conversion: \(error); retrying in \(delay)")
         }
+        logger.info("Pointed the Subscription CRD's conversion at the operator's webhook")
       }
     }
   }

@@ -1,5 +1,6 @@
 import ControlPlaneKit
 import Foundation
+import Kubernetes
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -63,13 +64,13 @@ public final class CAManager: Service, Sendable {
     defer { forward.cancel() }
     defer { wakeTimer.withLock { $0?.cancel() } }
     try await untilShutdown { [self] in
-      var backoff = Duration.seconds(1)
+      var backoff = Backoff(initial: .seconds(1))
+      let origin = ContinuousClock.now
       // Load until a CA is in place, retrying with backoff: a missing object or a refused bundle may be fixed.
       while !isComplete {
         if await reload() == .retryAtOnce { continue }
         if isComplete { break }
-        try await Task.sleep(for: backoff)
-        backoff = min(backoff * 2, .seconds(30))
+        try await Task.sleep(for: backoff.next(now: .now - origin, random: .random(in: 0..<1)))
       }
       schedule(wake)
       for await _ in wakeUps {

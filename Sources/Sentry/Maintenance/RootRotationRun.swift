@@ -76,22 +76,24 @@ extension CAMaintenance {
     let skew = TimeInterval(settings.allowedClockSkew.nanoseconds) / 1e9
     var outcome = RootRotationOutcome(stage: 0)
     let format = ISO8601DateFormatter()
-    // Each pass reads, decides one step and writes it; passes go on while a step leads straight to the next.
-    for _ in 0..<6 {
+    // Each pass reads, decides one step and writes it; passes go on while a step leads straight to the next. A
+    // write that meets another writer (sentry publishing the bundle, another run) is a conflict: the pass starts
+    // over from what is stored, which every step allows.
+    for _ in 0..<12 {
       let stored = try await store.read()
       let current = try await verifiedAuthority(stored, store: store, now: now())
       let step = try nextStep(
         stored: stored, current: current, options, now: now(), workloadTTL: workloadTTL, skew: skew)
       switch step {
       case .begin(let update, _):
-        try await store.apply(update, over: stored)
+        guard try await store.applyUnlessConflicting(update, over: stored) else { continue }
         outcome.note(
           1,
           "stage 1: the new root is in ca.crt (Secret and ConfigMap) next to the old one; sentry still signs with the "
             + "old issuer")
 
       case .publish(let update):
-        try await store.apply(update, over: stored)
+        guard try await store.applyUnlessConflicting(update, over: stored) else { continue }
         outcome.lines.append("stage 1: published the bundle in the ConfigMap (an earlier run stopped before it)")
 
       case .switchWhenNoPodIsLeft(let newRoot, let update, let state):
@@ -111,7 +113,7 @@ extension CAMaintenance {
           outcome.lines += lacking.map { "  \($0)" }
           return outcome
         }
-        try await store.apply(update, over: stored)
+        guard try await store.applyUnlessConflicting(update, over: stored) else { continue }
         outcome.note(
           3,
           "stage 3: every Dapr pod trusts the new root; sentry now signs with the issuer under it. The old root "
@@ -125,11 +127,11 @@ extension CAMaintenance {
         return outcome
 
       case .dropOldRoots(let update):
-        try await store.apply(update, over: stored)
+        guard try await store.applyUnlessConflicting(update, over: stored) else { continue }
         outcome.lines.append("stage 4: the old root left ca.crt (Secret and ConfigMap)")
 
       case .finish(let update):
-        try await store.apply(update, over: stored)
+        guard try await store.applyUnlessConflicting(update, over: stored) else { continue }
         outcome.stage = 0
         outcome.lines.append("the root rotation is complete")
         return outcome
@@ -188,14 +190,31 @@ extension CAMaintenance {
   }
 
   /// Stage 2's report: running Dapr pods, in every namespace, whose daprd container's `DAPR_TRUST_ANCHORS` lacks
-  /// `newRoot` (pods already being deleted are left out).
+  /// `newRoot`. Pods already being deleted are left out, and so are pods of another control plane (their daprd's
+  /// `DAPR_CONTROLPLANE_NAMESPACE` names another namespace).
   func podsLacking(_ newRoot: Certificate) async throws -> [String] {
     let pods = try await client.listAll(Pod.self).items.filter { $0.metadata.deletionTimestamp == nil }
-    let anchors: [(name: String, anchors: String?)] = pods.map { pod in
+    let anchors: [(name: String, anchors: String?)] = pods.compactMap { pod in
       let daprd = pod.spec.containers.first { $0.name == "daprd" }
-      let value = daprd.map { $0.env?.first { $0.name == "DAPR_TRUST_ANCHORS" }?.value ?? "" }
+      func variable(_ name: String) -> String? { daprd?.env?.first { $0.name == name }?.value }
+      if let controlPlane = variable(DaprdEnvironment.controlPlaneNamespace), controlPlane != namespace { return nil }
+      let value = daprd.map { _ in variable(DaprdEnvironment.trustAnchors) ?? "" }
       return ("\(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? "")", value)
     }
     return RootRotation.podsLacking(newRoot, in: anchors)
+  }
+}
+
+extension CAStore {
+  /// Applies `update`; false when another writer came first (nothing of this update was written, or the part
+  /// written is what a re-read sees).
+  func applyUnlessConflicting(_ update: CAStoreUpdate, over stored: StoredCA) async throws -> Bool {
+    do {
+      try await apply(update, over: stored)
+      return true
+    } catch {
+      guard error.code == .conflict else { throw error }
+      return false
+    }
   }
 }
