@@ -27,7 +27,7 @@ public struct AdmissionReviewHandler: Sendable {
     /// failed injection.
     case abandoned(received: Int, declared: Int)
     /// Answered without a patch: not a pod, not enabled, already injected.
-    case notInjected(reason: String)
+    case notInjected(reason: NotInjectedReason)
     /// A pod from a user outside the allow-list: admitted without a sidecar.
     case unauthorized(username: String)
     case injected(appID: String, warnings: [AnnotationWarning])
@@ -68,13 +68,13 @@ public struct AdmissionReviewHandler: Sendable {
     }
     let request = review["request"] ?? .null
     guard request["kind"]?["kind"]?.stringValue == "Pod" else {
-      return answer(review: review, allowed: true, outcome: .notInjected(reason: "not a Pod"))
+      return answer(review: review, allowed: true, outcome: .notInjected(reason: .notAPod))
     }
     let pod = request["object"] ?? .null
     guard DaprEnabled.isEnabled(pod["metadata"]?["annotations"]?[DaprEnabled.annotation]?.stringValue) else {
       return answer(
         review: review, allowed: true, warnings: Self.notEnabledWarnings(pod["metadata"]?["annotations"]),
-        outcome: .notInjected(reason: "dapr.io/enabled is not \"true\""))
+        outcome: .notInjected(reason: .notEnabled))
     }
     let user = request["userInfo"] ?? .null
     let username = user["username"]?.stringValue ?? ""
@@ -103,7 +103,7 @@ public struct AdmissionReviewHandler: Sendable {
       }
       switch try planner.plan(pod: pod, namespace: namespace, components: components) {
       case .skip(let reason):
-        return answer(review: review, allowed: true, outcome: .notInjected(reason: reason))
+        return answer(review: review, allowed: true, outcome: .notInjected(reason: .skipped(reason)))
       case .inject(let appID, let operations, let warnings):
         return answer(
           review: review, allowed: true, patch: PatchOperation.json(operations), warnings: warnings,
@@ -179,5 +179,23 @@ public struct AdmissionReviewHandler: Sendable {
   static func plain(_ status: Int, _ message: String, _ outcome: Outcome) -> Answer {
     Answer(
       status: status, contentType: "text/plain; charset=utf-8", body: Data((message + "\n").utf8), outcome: outcome)
+  }
+}
+
+/// Why a review was answered without a patch.
+public enum NotInjectedReason: Hashable, Sendable, CustomStringConvertible {
+  /// The object is not a Pod (Dapr counts this as a failed injection).
+  case notAPod
+  /// `dapr.io/enabled` is not `"true"`.
+  case notEnabled
+  /// The planner's reason (the pod already has a daprd container, say).
+  case skipped(String)
+
+  public var description: String {
+    switch self {
+    case .notAPod: "not a Pod"
+    case .notEnabled: "dapr.io/enabled is not \"true\""
+    case .skipped(let reason): reason
+    }
   }
 }

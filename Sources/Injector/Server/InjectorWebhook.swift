@@ -116,8 +116,10 @@ public struct InjectorWebhook: Service {
       case .unauthorized(let username):
         metrics.failed(appID: "", reason: "pod_patch")
         logger.warning("service account '\(username)' not on the list of allowed controller accounts")
-      case .notInjected(let reason):
-        if reason == "not a Pod" { metrics.failed(appID: "", reason: "pod_patch") }
+      case .notInjected(.notAPod):
+        metrics.failed(appID: "", reason: "pod_patch")
+      case .notInjected:
+        break
       case .badRequest:
         metrics.failed(appID: "", reason: "response")
       case .abandoned(let received, let declared):

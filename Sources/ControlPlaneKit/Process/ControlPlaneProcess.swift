@@ -150,8 +150,14 @@ public enum ControlPlaneProcess {
     } else {
       environment.readiness.markReady(ObservabilityServers.metricsTarget)
     }
-    all.append(
-      HeapTrimService(releasingStartupPagesOnce: environment.readiness, logger: environment.logger(subscope: "memory")))
+    if MemoryRelease.isEnabled() {
+      all.append(
+        HeapTrimService(
+          releasingStartupPagesOnce: environment.readiness, logger: environment.logger(subscope: "memory")))
+    } else {
+      environment.logger(subscope: "memory").info(
+        "Memory release is off (\(MemoryRelease.switchVariable)): the heap is not trimmed, start-up pages stay")
+    }
     all += services
     var configuration = ServiceGroupConfiguration(
       services: all.map { .init(service: $0) },
