@@ -72,6 +72,24 @@ public struct ExternalTool: Sendable {
     return Output(status: process.terminationStatus, standardOutput: standardOutput, standardError: collected.text)
   }
 
+  /// ``run(input:environment:)`` on a thread of its own, so that the caller's cooperative thread (one of few) stays
+  /// free for the rest of the test process while the tool starts and runs.
+  public func running(input: String? = nil, environment: [String: String] = [:]) async throws -> Output {
+    try await withCheckedThrowingContinuation { continuation in
+      Thread { continuation.resume(with: Result { try self.run(input: input, environment: environment) }) }.start()
+    }
+  }
+
+  /// ``succeeding(input:environment:)`` on a thread of its own (see ``running(input:environment:)``).
+  @discardableResult
+  public func succeedingInBackground(input: String? = nil, environment: [String: String] = [:]) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+      Thread {
+        continuation.resume(with: Result { try self.succeeding(input: input, environment: environment) })
+      }.start()
+    }
+  }
+
   /// Runs the tool and returns its stdout; a non-zero exit throws with what it printed.
   @discardableResult
   public func succeeding(input: String? = nil, environment: [String: String] = [:]) throws -> String {

@@ -7,9 +7,15 @@
 /// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it for a socket that is closed again).
 /// For processes that must be told their ports up front; servers in the test process should bind port 0.
 public func freeLocalPort() -> Int {
+  let bound = boundLoopbackSocket()
+  close(bound.descriptor)
+  return bound.port
+}
+
+/// A TCP socket bound to a port the kernel picks on 127.0.0.1 (not listening), and that port.
+func boundLoopbackSocket() -> (descriptor: Int32, port: Int) {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
   precondition(fd >= 0, "socket() failed")
-  defer { close(fd) }
   var address = sockaddr_in()
   address.sin_family = sa_family_t(AF_INET)
   address.sin_port = 0
@@ -22,7 +28,7 @@ public func freeLocalPort() -> Int {
   _ = withUnsafeMutablePointer(to: &address) {
     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
   }
-  return Int(UInt16(bigEndian: address.sin_port))
+  return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
 /// Whether a TCP port on 127.0.0.1 can be bound now.
@@ -42,4 +48,18 @@ public enum LocalPorts {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
     } == 0
   }
+}
+
+/// A loopback port that is bound but not listening, held until ``release()``: a connection to it is refused, and no
+/// other test can take it meanwhile (a port merely found free may be another test's server a moment later).
+public final class ClosedLocalPort: Sendable {
+  public let port: Int
+  private let descriptor: Int32
+
+  public init() {
+    (descriptor, port) = boundLoopbackSocket()
+  }
+
+  /// Closes the socket; the port may then be taken again.
+  public func release() { close(descriptor) }
 }

@@ -13,7 +13,9 @@ import Testing
   }
 
   @Test func anUnreachableServerIsReportedAsSuch() async throws {
-    let port = freeLocalPort()
+    let closed = ClosedLocalPort()
+    defer { closed.release() }
+    let port = closed.port
     let client = try client(KubernetesConfiguration(server: "https://127.0.0.1:\(port)"))
     do {
       _ = try await client.get(ConfigMap.self, namespace: "default", name: "x")

@@ -12,10 +12,10 @@ import X509
 /// PyJWT (the tests' Python venv), verifying sentry's tokens independently of this project's code.
 enum PyJWT {
   /// One verdict per request (see `scripts/test-tools/verify_jwt.py`).
-  static func verify(_ requests: [JSONValue]) throws -> [JSONValue] {
+  static func verify(_ requests: [JSONValue]) async throws -> [JSONValue] {
     let script = LocalKubernetes.repositoryRoot.appendingPathComponent("scripts/test-tools/verify_jwt.py").path
     let input = try requests.map { String(decoding: try JSONCoding.encode($0), as: UTF8.self) }.joined(separator: "\n")
-    let output = try ExternalTool.projectPython([script]).run(input: input + "\n")
+    let output = try await ExternalTool.projectPython([script]).running(input: input + "\n")
     guard output.succeeded else {
       throw PyJWTError(description: "verify_jwt.py failed (is the venv installed?): \(output.standardError)")
     }
@@ -108,7 +108,7 @@ struct JWTSentry {
       let after = Int64(Date().timeIntervalSince1970)
       let token = try #require(jwt)
       let keySet = try sentry.storedJWKS()
-      let verdicts = try PyJWT.verify([
+      let verdicts = try await PyJWT.verify([
         ["token": .string(token), "audience": "public", "issuer": "https://oidc.shop.example", "jwks": keySet],
         [
           "token": .string(perAudience[Self.azure] ?? ""), "audience": .string(Self.azure),
@@ -159,7 +159,9 @@ struct JWTSentry {
     try await JWTSentry.run(flags: []) { sentry in
       let (_, jwt, perAudience) = try await sentry.client().fetchWithJWTs(audiences: [])
       #expect(perAudience.isEmpty)
-      let verdict = try PyJWT.verify([["token": .string(jwt ?? ""), "audience": "public", "jwks": sentry.storedJWKS()]])
+      let verdict = try await PyJWT.verify([
+        ["token": .string(jwt ?? ""), "audience": "public", "jwks": sentry.storedJWKS()]
+      ])
       #expect(verdict[0]["ok"] == true, "\(verdict)")
       #expect(verdict[0]["claims"]?["aud"] == ["public"])
       #expect(verdict[0]["claims"]?["iss"] == nil)
@@ -194,7 +196,7 @@ struct JWTSentry {
       let caFile = sentry.folder.appendingPathComponent("oidc-ca.crt")
       try sentry.oidcCA.certificate.serializeAsPEM().pemString.write(to: caFile, atomically: true, encoding: .utf8)
       let (_, jwt, _) = try await sentry.client().fetchWithJWTs(audiences: [])
-      let verdicts = try PyJWT.verify([
+      let verdicts = try await PyJWT.verify([
         [
           "token": .string(jwt ?? ""), "audience": "public", "issuer": "https://127.0.0.1",
           "jwks_url": .string("https://127.0.0.1:\(port)/jwks.json"), "ca_file": .string(caFile.path),
@@ -208,9 +210,9 @@ struct JWTSentry {
         with urllib.request.urlopen(sys.argv[1], context=context) as r:
             print(json.dumps({"cache": r.headers["Cache-Control"], "type": r.headers["Content-Type"], "body": json.load(r)}))
         """
-      let fetched = try ExternalTool.projectPython([
+      let fetched = try await ExternalTool.projectPython([
         "-c", script, "https://127.0.0.1:\(port)/.well-known/openid-configuration", caFile.path,
-      ]).succeeding()
+      ]).succeedingInBackground()
       let answer = try JSONCoding.parse(Data(fetched.utf8))
       #expect(answer["cache"] == "public, max-age=3600" && answer["type"] == "application/json")
       #expect(answer["body"]?["issuer"] == "https://127.0.0.1")
@@ -401,7 +403,7 @@ struct JWTSentry {
       // Both verify against the key set sentry publishes now: the old key is still in it.
       let keySet = try sentry.storedJWKS()
       #expect(keySet["keys"]?.arrayValue?.count == 2)
-      let verdicts = try PyJWT.verify([
+      let verdicts = try await PyJWT.verify([
         ["token": .string(oldToken), "audience": "public", "jwks": keySet],
         ["token": .string(newToken), "audience": "public", "jwks": keySet],
       ])

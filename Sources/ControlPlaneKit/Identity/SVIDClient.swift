@@ -71,7 +71,7 @@ public final class SVIDClient: Sendable {
   public func fetchWithJWTs(
     audiences: [String]
   ) async throws -> (identity: TLSIdentity, jwt: String?, perAudience: [String: String]) {
-    let key = request.keyAlgorithm.makePrivateKey()
+    let key = await request.keyAlgorithm.makePrivateKeyOffThePool()
     let csr = try CertificateSigningRequest(
       version: .v1, subject: DistinguishedName(), privateKey: key, attributes: .init(),
       signatureAlgorithm: key.preferredSignatureAlgorithm)

@@ -10,6 +10,8 @@ import ServiceLifecycle
 /// being Dapr-enabled (the garbage collector removes it with the workload). Runs on the leader only.
 final class ServiceReconciler: Sendable {
   let client: KubernetesClient
+  /// Where Services are created, updated and deleted: the client, or a fake in unit tests.
+  let writer: any ObjectWriting
   let logger: Logger
   let registry: MetricsRegistry
   /// `--watch-namespace`: only these namespaces (empty: all).
@@ -19,9 +21,10 @@ final class ServiceReconciler: Sendable {
 
   init(
     client: KubernetesClient, registry: MetricsRegistry, namespaces: Set<String> = [], argoRollouts: Bool = false,
-    logger: Logger
+    writer: (any ObjectWriting)? = nil, logger: Logger
   ) {
     self.client = client
+    self.writer = writer ?? client
     self.registry = registry
     self.namespaces = namespaces
     self.argoRollouts = argoRollouts
@@ -64,7 +67,7 @@ final class ServiceReconciler: Sendable {
     let loop = ReconcileLoop<WorkloadKey> { [self] key in
       guard let workload = workloads(key.kind, key.namespace, key.name) else { return .done }
       do {
-        try await reconcile(workload, services: services)
+        try await reconcile(workload, services: ServiceView(services))
         return .done
       } catch {
         logger.error("Cannot reconcile the Dapr Service of \(key.namespace)/\(key.name): \(error); retrying")
@@ -120,7 +123,7 @@ final class ServiceReconciler: Sendable {
   }
 
   /// Brings the workload's Service to what it should be; an API error is thrown for the queue to retry.
-  func reconcile(_ workload: JSONValue, services: Informer<KubernetesService>) async throws(KubernetesError) {
+  func reconcile(_ workload: JSONValue, services: ServiceView) async throws(KubernetesError) {
     let namespace = workload["metadata"]?["namespace"]?.stringValue ?? ""
     guard watches(namespace) else { return }
     guard let (appID, desired) = ServicePlanner.desired(for: workload) else {
@@ -129,18 +132,18 @@ final class ServiceReconciler: Sendable {
       return
     }
     let name = "\(appID)-dapr"
-    if let existing = services.get(namespace: namespace, name: name) {
+    if let existing = services.get(namespace, name) {
       guard let updated = ServicePlanner.reconciled(existing: .object(existing.json), desired: desired),
         let object = updated.objectValue
       else { return }
-      _ = try await client.update(KubernetesService(json: object))
+      _ = try await writer.update(KubernetesService(json: object))
       count("updated", appID: appID)
       logger.info("Updated Service \(namespace)/\(name)")
       return
     }
     let created: Bool
     do {
-      _ = try await client.create(KubernetesService(json: desired.objectValue ?? [:]))
+      _ = try await writer.create(KubernetesService(json: desired.objectValue ?? [:]))
       created = true
     } catch {
       // Created meanwhile (the cache had not seen it yet): its watch event brings it back here.
@@ -154,14 +157,15 @@ final class ServiceReconciler: Sendable {
   }
 
   private func removeServices(
-    ownedBy uid: String?, in namespace: String, services: Informer<KubernetesService>
+    ownedBy uid: String?, in namespace: String, services: ServiceView
   ) async throws(KubernetesError) {
-    for service in services.store.values where service.metadata.namespace == namespace {
+    for service in services.inNamespace(namespace) {
       let owners = service.json["metadata"]?["ownerReferences"]?.arrayValue ?? []
       guard owners.contains(where: { $0["uid"]?.stringValue == uid }) else { continue }
       let name = service.metadata.name ?? ""
       do {
-        try await client.delete(KubernetesService.self, namespace: namespace, name: name)
+        try await writer.delete(
+          KubernetesService.self, namespace: namespace, name: name, resourceVersion: nil, propagationPolicy: nil)
       } catch {
         guard error.code == .notFound else { throw error }
         continue
@@ -169,6 +173,26 @@ final class ServiceReconciler: Sendable {
       count("deleted", appID: service.json["metadata"]?["annotations"]?["dapr.io/app-id"]?.stringValue ?? "")
       logger.info("Deleted Service \(namespace)/\(name) of a workload no longer using Dapr")
     }
+  }
+}
+
+/// The Services a reconcile sees: the informer's cache, or a fake's objects in unit tests.
+struct ServiceView: Sendable {
+  let get: @Sendable (_ namespace: String, _ name: String) -> KubernetesService?
+  let inNamespace: @Sendable (_ namespace: String) -> [KubernetesService]
+
+  init(
+    get: @escaping @Sendable (String, String) -> KubernetesService?,
+    inNamespace: @escaping @Sendable (String) -> [KubernetesService]
+  ) {
+    self.get = get
+    self.inNamespace = inNamespace
+  }
+
+  init(_ informer: Informer<KubernetesService>) {
+    self.init(
+      get: { informer.get(namespace: $0, name: $1) },
+      inNamespace: { namespace in informer.store.values.filter { $0.metadata.namespace == namespace } })
   }
 }
 

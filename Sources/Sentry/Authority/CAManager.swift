@@ -254,7 +254,8 @@ public final class CAManager: Service, Sendable {
     case .generate:
       logger.info("Generating JWT signing key and persisting to store")
       do {
-        let update = try JWTStoreDecision.generated()
+        // RSA key generation runs off the cooperative threads (it can take seconds in unoptimised builds).
+        let update = try await runBlocking { Result { try JWTStoreDecision.generated() } }.get()
         var withCopy = update
         if stored.publishesAnchors { withCopy.published[.jwks] = update.entries[.jwks] ?? nil }
         try await store.apply(withCopy, over: stored)

@@ -190,14 +190,15 @@ extension CAMaintenance {
   }
 
   /// Stage 2's report: running Dapr pods, in every namespace, whose daprd container's `DAPR_TRUST_ANCHORS` lacks
-  /// `newRoot`. Pods already being deleted are left out, and so are pods of another control plane (their daprd's
-  /// `DAPR_CONTROLPLANE_NAMESPACE` names another namespace).
+  /// `newRoot`. Pods already being deleted are left out, and so are pods this control plane did not inject (their
+  /// daprd's `DAPR_CONTROLPLANE_NAMESPACE` names another namespace, or none).
   func podsLacking(_ newRoot: Certificate) async throws -> [String] {
     let pods = try await client.listAll(Pod.self).items.filter { $0.metadata.deletionTimestamp == nil }
     let anchors: [(name: String, anchors: String?)] = pods.compactMap { pod in
       let daprd = pod.spec.containers.first { $0.name == "daprd" }
       func variable(_ name: String) -> String? { daprd?.env?.first { $0.name == name }?.value }
-      if let controlPlane = variable(DaprdEnvironment.controlPlaneNamespace), controlPlane != namespace { return nil }
+      // Injected by this control plane: daprd names its namespace (every injector since Dapr 1.12 sets it).
+      guard daprd == nil || variable(DaprdEnvironment.controlPlaneNamespace) == namespace else { return nil }
       let value = daprd.map { _ in variable(DaprdEnvironment.trustAnchors) ?? "" }
       return ("\(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? "")", value)
     }
