@@ -159,6 +159,8 @@ public enum ControlPlaneProcess {
         "Memory release is off (\(MemoryRelease.switchVariable)): the heap is not trimmed, start-up pages stay")
     }
     all += services
+    // Last, so that it hears of the stop first (services are told in reverse order).
+    all.append(ShutdownDeadline(limit: .seconds(15), logger: environment.logger(subscope: "lifecycle")))
     var configuration = ServiceGroupConfiguration(
       services: all.map { .init(service: $0) },
       gracefulShutdownSignals: [.sigterm, .sigint],
