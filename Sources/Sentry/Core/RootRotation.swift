@@ -17,7 +17,7 @@ import X509
 ///    certificate lifetime plus the allowed clock skew.
 ///
 /// Pure: it turns what is stored into the next update; ``CAMaintenance`` reads, writes and lists pods.
-public struct RootRotationState: Sendable, Hashable, Codable {
+public struct RootRotationState: Sendable, Hashable, StoredState {
   public enum Stage: String, Sendable, Hashable, Codable {
     case trusting, switched
 
@@ -49,19 +49,10 @@ public struct RootRotationState: Sendable, Hashable, Codable {
   public init?(json: String?) throws(RootRotationError) {
     guard let json else { return nil }
     do {
-      let decoder = JSONDecoder()
-      decoder.dateDecodingStrategy = .iso8601
-      self = try decoder.decode(Self.self, from: Data(json.utf8))
+      self = try Self.decoded(from: json)
     } catch {
       throw RootRotationError("the root rotation state (root-rotation.json) is not readable: \(error)")
     }
-  }
-
-  public var json: String {
-    let encoder = JSONEncoder()
-    encoder.dateEncodingStrategy = .iso8601
-    encoder.outputFormatting = [.sortedKeys]
-    return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
   }
 
   /// The hex SHA-256 of a certificate's DER, which names roots in the state and in reports.

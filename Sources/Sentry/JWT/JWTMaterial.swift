@@ -41,7 +41,7 @@ public enum JWTStoreDecision: Sendable, Equatable {
 
 /// The state of a JWT key rotation (`jwt-rotation.json`): a next key, published before it signs, and the keys it
 /// replaced, published until every token they signed has expired.
-public struct JWTRotationState: Sendable, Hashable, Codable {
+public struct JWTRotationState: Sendable, Hashable, StoredState {
   public struct Next: Sendable, Hashable, Codable {
     public var kid: String
     /// When the next key starts signing: its publication time plus the time relying parties cache a key set.
@@ -68,19 +68,10 @@ public struct JWTRotationState: Sendable, Hashable, Codable {
       return
     }
     do {
-      let decoder = JSONDecoder()
-      decoder.dateDecodingStrategy = .iso8601
-      self = try decoder.decode(Self.self, from: Data(json.utf8))
+      self = try Self.decoded(from: json)
     } catch {
       throw JWTKeyError("the JWT key rotation state is not readable: \(error)")
     }
-  }
-
-  public var json: String {
-    let encoder = JSONEncoder()
-    encoder.dateEncodingStrategy = .iso8601
-    encoder.outputFormatting = [.sortedKeys]
-    return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
   }
 
   /// The store changes due at `now` (promote the next key; drop retired keys whose tokens have all expired), and
