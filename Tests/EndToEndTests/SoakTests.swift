@@ -15,7 +15,7 @@ import Testing
 
   @Test func fiveHundredSidecarsThroughMinutesOfChurnEndWithTheAPIsViewAndTheirMemoryBack() async throws {
     let env = try await EndToEndEnvironment.shared(
-      sets: ["global.mtls.workloadCertTTL=1m", "global.mtls.allowedClockSkew=10s"])
+      sets: ["global.mtls.workloadCertTTL=1m", "global.mtls.allowedClockSkew=10s"], relistInterval: "60s")
     let perNamespace = max(1, Self.sidecars / Self.namespaces)
     var spaces: [String] = []
     for index in 0..<Self.namespaces {
