@@ -33,7 +33,7 @@ swift test --skip-build --filter 'EndToEndTests\.EndToEndTests/'
 
 echo "== a bounded soak: simulated sidecars through minutes of churn (SOAK_SIDECARS, SOAK_SECONDS)"
 swift test --skip-build --filter SoakTests
-cat .cache/soak-report.txt 2>/dev/null || true
+cat .cache/soak-report.txt 2>/dev/null && echo || true
 
 echo "== the release binaries the image holds (--static-swift-stdlib), each alone in an empty folder"
 scripts/check-release-binaries.sh

@@ -1,3 +1,4 @@
+import ControlPlaneKit
 import Foundation
 import Kubernetes
 import Synchronization
@@ -6,8 +7,8 @@ import Synchronization
 /// by resource path, a resource version bumped on every write and checked as a precondition (a stale one is a 409
 /// conflict), `alreadyExists` and `notFound` as the API server answers them, and failures injected per verb. Every
 /// call is logged (`"create services shop/checkout-dapr"`), failed ones too, so a test can tell what was tried.
-public final class FakeObjectStore: ObjectWriting {
-  public enum Verb: String, Sendable { case create, update, patch, delete }
+public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing {
+  public enum Verb: String, Sendable { case get, list, create, update, patch, delete }
 
   private struct State {
     var objects: [String: JSONObject] = [:]
@@ -19,8 +20,15 @@ public final class FakeObjectStore: ObjectWriting {
   }
 
   private let state = Mutex(State())
+  /// How many calls have been made: bumped after each, so that a test can wait for a controller's writes.
+  public let calls = LatestValue(0)
 
   public init() {}
+
+  /// Returns once `condition` holds, looking again after each call the store answers.
+  public func waitUntil(_ condition: () -> Bool) async {
+    for await _ in calls.updates(includingCurrent: true) where condition() { return }
+  }
 
   /// Puts `object` in place as if created, with a resource version and a uid; returns it as stored.
   @discardableResult
@@ -42,8 +50,8 @@ public final class FakeObjectStore: ObjectWriting {
     state.withLock { $0.failures[verb, default: []] += Array(repeating: code, count: times) }
   }
 
-  /// The stored object, if any.
-  public func get<Object: KubernetesObject>(_ type: Object.Type, namespace: String?, name: String) -> Object? {
+  /// The stored object, if any (no call logged, no failure injected: the test's own look).
+  public func stored<Object: KubernetesObject>(_ type: Object.Type, namespace: String?, name: String) -> Object? {
     state.withLock { $0.objects[Self.key(type, namespace, name)] }.map(Object.init(json:))
   }
 
@@ -58,7 +66,39 @@ public final class FakeObjectStore: ObjectWriting {
   /// The calls made so far, in order.
   public var log: [String] { state.withLock { $0.log } }
 
-  // MARK: ObjectWriting
+  // MARK: ObjectReading, ObjectListing, ObjectWriting
+
+  /// Every stored object of the kind in `namespace` (all namespaces when nil) whose labels match the label
+  /// selector of `options` (equality and existence terms: `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated).
+  public func listAll<Object: KubernetesObject>(
+    _ type: Object.Type, namespace: String?, options: ListOptions
+  ) async throws(KubernetesError) -> KubernetesList<Object> {
+    let terms = try Self.parseSelector(options.labelSelector ?? "")
+    return try access(.list, type, namespace, "") { state throws(KubernetesError) in
+      let prefix = Object.resource.collectionPath(namespace: nil)
+      let items = state.objects.filter { state.kinds[$0.key] == prefix }.sorted { $0.key < $1.key }
+        .map { Object(json: $0.value) }
+        .filter { object in
+          (namespace == nil || object.metadata.namespace == namespace)
+            && terms.allSatisfy { $0.matches(object.metadata.labels ?? [:]) }
+        }
+      var metadata = ListMeta()
+      metadata.resourceVersion = "\(state.version)"
+      return KubernetesList(items: items, metadata: metadata)
+    }
+  }
+
+  public func get<Object: KubernetesObject>(
+    _ type: Object.Type, namespace: String?, name: String
+  ) async throws(KubernetesError) -> Object {
+    let key = Self.key(type, namespace, name)
+    return try access(.get, type, namespace, name) { state throws(KubernetesError) in
+      guard let existing = state.objects[key] else {
+        throw KubernetesError(code: .notFound, httpStatus: 404, message: "\(key) not found")
+      }
+      return Object(json: existing)
+    }
+  }
 
   public func create<Object: KubernetesObject>(_ object: Object) async throws(KubernetesError) -> Object {
     let name = object.metadata.name ?? ""
@@ -99,12 +139,19 @@ public final class FakeObjectStore: ObjectWriting {
       guard let existing = state.objects[key] else {
         throw KubernetesError(code: .notFound, httpStatus: 404, message: "\(key) not found")
       }
-      guard case .merge(let body) = patch else {
-        throw KubernetesError(code: .badRequest, httpStatus: 400, message: "the fake applies merge patches only")
+      let result: JSONValue
+      switch patch {
+      case .merge(let body):
+        try Self.checkVersion(body["metadata"]?["resourceVersion"]?.stringValue, of: existing, key)
+        result = Self.mergePatch(.object(existing), body)
+      case .json(let operations):
+        result = try Self.applyJSONPatch(.object(existing), operations)
+      case .strategicMerge, .apply:
+        throw KubernetesError(
+          code: .badRequest, httpStatus: 400, message: "the fake applies merge and JSON patches only")
       }
-      try Self.checkVersion(body["metadata"]?["resourceVersion"]?.stringValue, of: existing, key)
-      guard case .object(let merged) = Self.mergePatch(.object(existing), body) else {
-        throw KubernetesError(code: .badRequest, httpStatus: 400, message: "a merge patch must be an object")
+      guard case .object(let merged) = result else {
+        throw KubernetesError(code: .badRequest, httpStatus: 400, message: "a patch must leave an object")
       }
       var patched = Object(json: merged)
       patched.metadata.resourceVersion = "\(state.version)"
@@ -134,13 +181,24 @@ public final class FakeObjectStore: ObjectWriting {
     _ verb: Verb, _ type: Object.Type, _ namespace: String?, _ name: String,
     _ body: (inout State) throws(KubernetesError) -> Result
   ) throws(KubernetesError) -> Result where Object: KubernetesObject {
-    try state.withLock { state throws(KubernetesError) -> Result in
+    try access(verb, type, namespace, name) { state throws(KubernetesError) in
+      state.version += 1
+      return try body(&state)
+    }
+  }
+
+  /// Logs the call, fails it when a failure was injected for `verb`, and runs `body` on the state otherwise.
+  private func access<Object, Result>(
+    _ verb: Verb, _ type: Object.Type, _ namespace: String?, _ name: String,
+    _ body: (inout State) throws(KubernetesError) -> Result
+  ) throws(KubernetesError) -> Result where Object: KubernetesObject {
+    defer { calls.set(calls.current + 1) }
+    return try state.withLock { state throws(KubernetesError) -> Result in
       state.log.append("\(verb.rawValue) \(Object.resource.plural) \(namespace.map { "\($0)/" } ?? "")\(name)")
       if let code = state.failures[verb]?.first {
         state.failures[verb]?.removeFirst()
         throw KubernetesError(code: code, message: "injected \(code) for \(verb.rawValue)")
       }
-      state.version += 1
       return try body(&state)
     }
   }
@@ -155,6 +213,123 @@ public final class FakeObjectStore: ObjectWriting {
         message:
           "Operation cannot be fulfilled on \(key): the object has been modified (\(expected) != \(current ?? "-"))")
     }
+  }
+
+  /// RFC 6902 `add`, `replace`, `remove` and `test`, with RFC 6901 pointers; a path that does not exist is a 422,
+  /// as the API server answers.
+  static func applyJSONPatch(
+    _ document: JSONValue, _ operations: [JSONPatchOperation]
+  ) throws(KubernetesError) -> JSONValue {
+    var document = document
+    for operation in operations {
+      let tokens = operation.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        .map { $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~") }
+      switch operation.op {
+      case "add", "replace", "remove":
+        let value = operation.value
+        if operation.op != "remove", value == nil { throw invalidPatch("\(operation.op) without a value") }
+        document = try patched(document, tokens[...], operation.op, value)
+      case "test":
+        guard pointee(document, tokens[...]) == operation.value else {
+          throw invalidPatch("the test of \(operation.path) failed")
+        }
+      default:
+        throw invalidPatch("unsupported operation \(operation.op)")
+      }
+    }
+    return document
+  }
+
+  private static func invalidPatch(_ message: String) -> KubernetesError {
+    KubernetesError(code: .invalid, httpStatus: 422, message: "the server rejected our request: \(message)")
+  }
+
+  private static func pointee(_ node: JSONValue, _ tokens: ArraySlice<String>) -> JSONValue? {
+    guard let token = tokens.first else { return node }
+    switch node {
+    case .object(let object): return object[token].flatMap { pointee($0, tokens.dropFirst()) }
+    case .array(let array):
+      guard let index = Int(token), array.indices.contains(index) else { return nil }
+      return pointee(array[index], tokens.dropFirst())
+    default: return nil
+    }
+  }
+
+  private static func patched(
+    _ node: JSONValue, _ tokens: ArraySlice<String>, _ op: String, _ value: JSONValue?
+  ) throws(KubernetesError) -> JSONValue {
+    guard let token = tokens.first else { return value ?? .null }
+    let last = tokens.count == 1
+    switch node {
+    case .object(var object):
+      if last {
+        if op != "add", object[token] == nil { throw invalidPatch("\(op): no member \(token)") }
+        object[token] = op == "remove" ? nil : value
+      } else {
+        guard let child = object[token] else { throw invalidPatch("\(op): no member \(token)") }
+        object[token] = try patched(child, tokens.dropFirst(), op, value)
+      }
+      return .object(object)
+    case .array(var array):
+      if last, op == "add" {
+        guard let index = token == "-" ? array.count : Int(token), (0...array.count).contains(index), let value else {
+          throw invalidPatch("add: no index \(token)")
+        }
+        array.insert(value, at: index)
+        return .array(array)
+      }
+      guard let index = Int(token), array.indices.contains(index) else {
+        throw invalidPatch("\(op): no index \(token)")
+      }
+      if !last {
+        array[index] = try patched(array[index], tokens.dropFirst(), op, value)
+      } else if op == "remove" {
+        array.remove(at: index)
+      } else if let value {
+        array[index] = value
+      }
+      return .array(array)
+    default:
+      throw invalidPatch("\(op): \(token) is inside a scalar")
+    }
+  }
+
+  /// One term of an equality-based label selector.
+  enum SelectorTerm: Equatable {
+    case equals(String, String)
+    case notEquals(String, String)
+    case exists(String)
+    case absent(String)
+
+    func matches(_ labels: [String: String]) -> Bool {
+      switch self {
+      case .equals(let key, let value): labels[key] == value
+      case .notEquals(let key, let value): labels[key] != value
+      case .exists(let key): labels[key] != nil
+      case .absent(let key): labels[key] == nil
+      }
+    }
+  }
+
+  static func parseSelector(_ selector: String) throws(KubernetesError) -> [SelectorTerm] {
+    var terms: [SelectorTerm] = []
+    for raw in selector.split(separator: ",") {
+      let term = raw.trimmingCharacters(in: .whitespaces)
+      if term.contains(" in ") || term.contains(" notin ") || term.contains("(") {
+        throw KubernetesError(
+          code: .badRequest, httpStatus: 400, message: "the fake reads equality selectors only, not \(term)")
+      }
+      if let range = term.range(of: "!=") {
+        terms.append(.notEquals(String(term[..<range.lowerBound]), String(term[range.upperBound...])))
+      } else if let range = term.range(of: "==") ?? term.range(of: "=") {
+        terms.append(.equals(String(term[..<range.lowerBound]), String(term[range.upperBound...])))
+      } else if term.hasPrefix("!") {
+        terms.append(.absent(String(term.dropFirst())))
+      } else if !term.isEmpty {
+        terms.append(.exists(term))
+      }
+    }
+    return terms
   }
 
   /// RFC 7386: objects merge key by key, `null` removes, anything else replaces.

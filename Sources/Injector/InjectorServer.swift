@@ -105,7 +105,7 @@ public enum InjectorServer {
       AllowListUIDs(
         client: client, allowList: allowList, uids: allowedUIDs, rebuild: { current.set(handler()) }, logger: logger),
       CABundlePatcher(
-        client: client, anchors: anchors, readiness: environment.readiness,
+        client: client, anchors: anchors.bundle, readiness: environment.readiness,
         logger: environment.logger(subscope: "webhook")),
       ServingWebhook(
         svid: svid, host: listenHost(options.listenAddress), port: options.port,
@@ -209,19 +209,22 @@ struct AllowListUIDs: Service {
 /// an `add` (correct whether or not the field exists); the readiness target turns ready after the first success.
 /// A failure is retried (Dapr's injector exits instead).
 struct CABundlePatcher: Service {
-  let client: KubernetesClient
-  let anchors: TrustBundleWatcher
+  let client: any ObjectWriting
+  let anchors: LatestValue<TrustBundle>
   let readiness: ReadinessTargets
   let logger: Logger
+  /// What the retries wait on (a manual clock in tests).
+  var clock: any Clock<Duration> = ContinuousClock()
 
   func run() async throws {
     try await untilShutdown {
-      for await bundle in anchors.bundle.updates(includingCurrent: true) {
+      for await bundle in anchors.updates(includingCurrent: true) {
         let value = Data(((try? bundle.pemEncoded()) ?? "").utf8).base64EncodedString()
-        try await Backoff(initial: .seconds(1)).retrying {
+        try await Backoff(initial: .seconds(1)).retrying(on: clock) {
           _ = try await client.patch(
-            MutatingWebhookConfiguration.self, name: InjectorServer.webhookConfigurationName,
-            .json([JSONPatchOperation(op: "add", path: "/webhooks/0/clientConfig/caBundle", value: .string(value))]))
+            MutatingWebhookConfiguration.self, namespace: nil, name: InjectorServer.webhookConfigurationName,
+            .json([JSONPatchOperation(op: "add", path: "/webhooks/0/clientConfig/caBundle", value: .string(value))]),
+            fieldManager: nil, force: false)
         } onFailure: { error, delay in
           logger.error(
             "Cannot patch the caBundle of MutatingWebhookConfiguration \(InjectorServer.webhookConfigurationName): \(error); retrying in \(delay)"
@@ -247,17 +250,11 @@ struct ServingWebhook: Service {
   let onListening: @Sendable (Int) async -> Void
 
   func run() async throws {
-    guard let first = try? await cancelWhenGracefulShutdown({ try await svid.fetchInitial(attempts: 100) }) else {
-      return
-    }
-    let identity = LatestValue(first)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask { try await svid.keepRenewing(identity) }
+    try await svid.serving { [self] identity in
       try await InjectorWebhook(
         host: host, port: port, identity: identity, handler: handler, metrics: metrics, readiness: readiness,
         logger: logger, onListening: onListening
       ).run()
-      group.cancelAll()
     }
   }
 }

@@ -224,14 +224,8 @@ struct ServingConversionWebhook: Service {
   let logger: Logger
 
   func run() async throws {
-    guard let first = try? await cancelWhenGracefulShutdown({ try await svid.fetchInitial(attempts: 100) }) else {
-      return
-    }
-    let identity = LatestValue(first)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask { try await svid.keepRenewing(identity) }
+    try await svid.serving { [self] identity in
       try await ConversionWebhook(host: host, port: port, identity: identity, logger: logger).run()
-      group.cancelAll()
     }
   }
 }

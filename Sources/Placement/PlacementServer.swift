@@ -151,7 +151,8 @@ struct PlacementGRPCServer: Service {
       readiness: readiness, target: PlacementServer.serverTarget, logger: logger,
       listening: { _, port in "Placement service started on port \(port)" }, onListening: onListening,
       onShutdown: { hub.endAll(RPCError(code: .unavailable, message: "placement service is shutting down")) },
-      alongside: renewal.map { svid, identity in [{ try await svid.keepRenewing(identity) }] } ?? [])
+      alongside: [{ await hub.runTimers() }]
+        + (renewal.map { svid, identity in [{ try await svid.keepRenewing(identity) }] } ?? []))
   }
 }
 

@@ -50,7 +50,8 @@ struct TestRoleBinding: KubernetesObject {
           pluggableComponents: InjectorServer.pluggableComponents(components))),
       metrics: InjectorMetrics(registry: MetricsRegistry(includeProcessMetrics: false)), readiness: readiness,
       logger: Logger(label: "dapr.injector"), onListening: { listening.fire($0) })
-    let patcher = CABundlePatcher(client: admin, anchors: anchors, readiness: readiness, logger: Logger(label: "test"))
+    let patcher = CABundlePatcher(
+      client: admin, anchors: anchors.bundle, readiness: readiness, logger: Logger(label: "test"))
     try? await admin.delete(MutatingWebhookConfiguration.self, name: InjectorServer.webhookConfigurationName)
     #expect(readiness.notReady.contains(InjectorServer.webhookConfigurationTarget))
 

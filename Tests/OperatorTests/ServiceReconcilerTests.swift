@@ -19,7 +19,7 @@ import Testing
   /// What the informer would show: the fake's Services.
   static func view(_ store: FakeObjectStore) -> ServiceView {
     ServiceView(
-      get: { store.get(KubernetesService.self, namespace: $0, name: $1) },
+      get: { store.stored(KubernetesService.self, namespace: $0, name: $1) },
       inNamespace: { namespace in store.list(KubernetesService.self).filter { $0.metadata.namespace == namespace } })
   }
 
@@ -43,7 +43,7 @@ import Testing
     let store = FakeObjectStore()
     let reconciler = try Self.reconciler(store)
     try await reconciler.reconcile(Self.deployment(), services: Self.view(store))
-    let service = try #require(store.get(KubernetesService.self, namespace: "shop", name: "checkout-dapr"))
+    let service = try #require(store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr"))
     #expect(service.json["spec"]?["selector"] == ["app": "checkout"])
     #expect(
       service.json["metadata"]?["ownerReferences"]?.arrayValue?.first?["uid"]
@@ -56,11 +56,11 @@ import Testing
     let store = FakeObjectStore()
     let reconciler = try Self.reconciler(store)
     try await reconciler.reconcile(Self.deployment(), services: Self.view(store))
-    var edited = try #require(store.get(KubernetesService.self, namespace: "shop", name: "checkout-dapr"))
+    var edited = try #require(store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr"))
     edited.json["spec"] = ["selector": ["app": "someone-else"]]
     _ = try await store.update(edited)
     try await reconciler.reconcile(Self.deployment(), services: Self.view(store))
-    let service = try #require(store.get(KubernetesService.self, namespace: "shop", name: "checkout-dapr"))
+    let service = try #require(store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr"))
     #expect(service.json["spec"]?["selector"] == ["app": "checkout"])
     #expect(store.log.last == "update services shop/checkout-dapr")
   }
@@ -88,14 +88,14 @@ import Testing
     running.cancel()
     await running.value
     #expect(store.log == Array(repeating: "create services shop/checkout-dapr", count: 3))
-    #expect(store.get(KubernetesService.self, namespace: "shop", name: "checkout-dapr") != nil)
+    #expect(store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr") != nil)
   }
 
   @Test func aStaleUpdateIsAConflictAndChangesNothing() async throws {
     let store = FakeObjectStore()
     let reconciler = try Self.reconciler(store)
     try await reconciler.reconcile(Self.deployment(), services: Self.view(store))
-    let stale = try #require(store.get(KubernetesService.self, namespace: "shop", name: "checkout-dapr"))
+    let stale = try #require(store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr"))
     var edited = stale
     edited.json["spec"] = ["selector": ["app": "someone-else"]]
     _ = try await store.update(edited)
@@ -108,7 +108,7 @@ import Testing
       try await reconciler.reconcile(Self.deployment(), services: view)
     }
     #expect(
-      store.get(KubernetesService.self, namespace: "shop", name: "checkout-dapr")?.json["spec"]?["selector"]
+      store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr")?.json["spec"]?["selector"]
         == ["app": "someone-else"])
   }
 
@@ -122,8 +122,8 @@ import Testing
     unrelated.json["metadata"] = .object(metadata)
     store.seed(unrelated)
     try await reconciler.reconcile(Self.deployment(enabled: false), services: Self.view(store))
-    #expect(store.get(KubernetesService.self, namespace: "shop", name: "checkout-dapr") == nil)
-    #expect(store.get(KubernetesService.self, namespace: "shop", name: "orders-dapr") != nil)
+    #expect(store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr") == nil)
+    #expect(store.stored(KubernetesService.self, namespace: "shop", name: "orders-dapr") != nil)
     // Deleted meanwhile by someone else: nothing to do, no error.
     try await reconciler.reconcile(Self.deployment(enabled: false), services: Self.view(store))
   }

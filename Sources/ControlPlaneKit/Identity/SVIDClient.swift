@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import ServiceLifecycle
 import SwiftASN1
 import X509
 
@@ -148,37 +149,85 @@ public final class SVIDClient: Sendable {
   }
 
   /// Renews `identity` at half of each certificate's lifetime until shutdown, retrying every `retry` on failure;
-  /// `onAttempt` hears of every attempt's outcome.
+  /// `onAttempt` hears of every attempt's outcome. The waits are measured on `clock`.
   public func keepRenewing(
     _ identity: LatestValue<TLSIdentity>, retry: Duration = .seconds(10),
+    clock: any Clock<Duration> = ContinuousClock(),
     onAttempt: @escaping @Sendable (Result<TLSIdentity, any Error>) -> Void = { _ in }
   ) async throws {
+    let renewal = SVIDRenewal(retry: retry, clock: clock, now: now, logger: logger)
     try await untilShutdown { [self] in
-      while true {
-        let leaf = identity.current.leaf
-        let renewAt = Self.renewalTime(notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter)
-        let wait = max(0, renewAt.timeIntervalSince(now()))
-        // Sleep in steps of at most a minute, so that a clock jump (suspend, NTP) is noticed.
-        try await Task.sleep(for: .seconds(min(wait, 60)))
-        guard now() >= renewAt else { continue }
-        logger.info("Renewing workload identity")
-        do {
-          let renewed = try await fetch()
-          identity.set(renewed)
-          onAttempt(.success(renewed))
-        } catch {
-          onAttempt(.failure(error))
-          logger.error(
-            "Failed to renew the workload identity; retrying", metadata: ["error": "\(error)", "retry": "\(retry)"])
-          try await Task.sleep(for: retry)
-        }
-      }
+      try await renewal.run(identity, fetch: { try await self.fetch() }, onAttempt: onAttempt)
+    }
+  }
+
+  /// For a server that needs its own SVID before it listens (the injector's webhook, the operator's conversion
+  /// webhook): gets the SVID (up to `attempts` tries, as ``fetchInitial(attempts:delay:)``), then runs `serve` with
+  /// it while renewing it. Renewed certificates go to new connections; live ones carry on. Returns without serving
+  /// when shut down before an SVID came.
+  public func serving(
+    attempts: Int = 100, _ serve: @escaping @Sendable (LatestValue<TLSIdentity>) async throws -> Void
+  ) async throws {
+    guard let first = try? await cancelWhenGracefulShutdown({ try await self.fetchInitial(attempts: attempts) }) else {
+      return
+    }
+    let identity = LatestValue(first)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await self.keepRenewing(identity) }
+      try await serve(identity)
+      group.cancelAll()
     }
   }
 
   /// Half way between NotBefore and NotAfter, as daprd renews.
   public static func renewalTime(notBefore: Date, notAfter: Date) -> Date {
     notBefore + notAfter.timeIntervalSince(notBefore) / 2
+  }
+}
+
+/// When an SVID is renewed, as daprd does it: at half of each certificate's lifetime, and every `retry` after a
+/// failure. The clock it waits on, the wall time it compares certificates with and the fetch are injected, so that
+/// a test runs a day of renewals on a manual clock without a socket.
+public struct SVIDRenewal: Sendable {
+  public let retry: Duration
+  let clock: any Clock<Duration>
+  let now: @Sendable () -> Date
+  let logger: Logger
+
+  public init(
+    retry: Duration = .seconds(10), clock: any Clock<Duration> = ContinuousClock(),
+    now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+  ) {
+    self.retry = retry
+    self.clock = clock
+    self.now = now
+    self.logger = logger
+  }
+
+  /// Renews `identity` with `fetch` until cancelled; `onAttempt` hears of every attempt's outcome.
+  public func run(
+    _ identity: LatestValue<TLSIdentity>, fetch: @Sendable () async throws -> TLSIdentity,
+    onAttempt: @Sendable (Result<TLSIdentity, any Error>) -> Void = { _ in }
+  ) async throws {
+    while true {
+      let leaf = identity.current.leaf
+      let renewAt = SVIDClient.renewalTime(notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter)
+      let wait = max(0, renewAt.timeIntervalSince(now()))
+      // Sleep in steps of at most a minute, so that a jump of the wall clock (suspend, NTP) is noticed.
+      try await clock.sleep(for: .milliseconds(Int64((min(wait, 60) * 1000).rounded(.up))))
+      guard now() >= renewAt else { continue }
+      logger.info("Renewing workload identity")
+      do {
+        let renewed = try await fetch()
+        identity.set(renewed)
+        onAttempt(.success(renewed))
+      } catch {
+        onAttempt(.failure(error))
+        logger.error(
+          "Failed to renew the workload identity; retrying", metadata: ["error": "\(error)", "retry": "\(retry)"])
+        try await clock.sleep(for: retry)
+      }
+    }
   }
 }
 

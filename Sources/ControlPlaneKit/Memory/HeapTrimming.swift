@@ -6,8 +6,8 @@ import ServiceLifecycle
 /// When to give the heap's free memory back to the system.
 ///
 /// glibc keeps what a process frees inside its arenas, so after a burst (sidecars reconnecting at once, a thousand TLS
-/// handshakes) a control-plane process would otherwise keep its peak size for good: sentry measured 186 MiB resident
-/// after 3,000 one-request TLS connections, 47 MiB once the free pages were given back. Giving them back costs a walk
+/// handshakes) a control-plane process would otherwise keep its peak size for good (`BENCHMARKS.md` has sentry's
+/// figures after 3,000 one-request TLS connections, before and after a trim). Giving them back costs a walk
 /// over the free chunks and, if they are needed again, page faults; so it is done only when enough has been freed
 /// since the last time, judged from two readings taken at each check:
 /// - the allocator's free bytes have risen by `threshold` above their lowest since the last trim (memory was

@@ -5,9 +5,8 @@ import Foundation
 /// keep, both off the request path:
 ///
 /// - ``HeapTrimService`` returns the heap's free pages after a burst (sidecars reconnecting at once); glibc keeps a
-///   process at its peak size otherwise (sentry: 186 MiB after 3,000 TLS handshakes, 47 MiB after a trim).
-/// - ``StartupPageRelease`` drops, once a process is ready, the pages of code only start-up ran (sentry idles at
-///   15 MiB instead of 41).
+///   process at its peak size otherwise.
+/// - ``StartupPageRelease`` drops, once a process is ready, the pages of code only start-up ran.
 ///
 /// Both read and call glibc through `CMalloc` (heap statistics and `malloc_trim`, which Swift's Glibc module does not
 /// export) and `/proc` through ``ProcFile``. `BENCHMARKS.md` has the measurements.

@@ -12,4 +12,19 @@ public protocol ObjectWriting: Sendable {
   ) async throws(KubernetesError)
 }
 
-extension KubernetesClient: ObjectWriting {}
+/// Reading one object by name, for controllers that read before they write (the leader elector's Lease).
+public protocol ObjectReading: Sendable {
+  func get<Object: KubernetesObject>(
+    _ type: Object.Type, namespace: String?, name: String
+  ) async throws(KubernetesError) -> Object
+}
+
+/// Listing every object of a kind that matches `options` (its label selector), all pages: for controllers that look
+/// at the cluster in passes (the watchdog) rather than through an informer.
+public protocol ObjectListing: Sendable {
+  func listAll<Object: KubernetesObject>(
+    _ type: Object.Type, namespace: String?, options: ListOptions
+  ) async throws(KubernetesError) -> KubernetesList<Object>
+}
+
+extension KubernetesClient: ObjectWriting, ObjectReading, ObjectListing {}

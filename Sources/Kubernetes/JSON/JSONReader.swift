@@ -3,8 +3,9 @@
 /// Part of this package's thin Kubernetes client, next to ``JSONValue``'s writer. Everything the control plane reads
 /// from the API server (lists, watch events, admission reviews) is untyped JSON first; Foundation's
 /// `JSONSerialization` on Linux builds Foundation objects and then spends most of its time creating each string
-/// through unspecialised generic code (measured: 60 µs for a 3 KB admission review, then 35 µs more to convert its
-/// objects to ``JSONValue``); this reader does both in one pass over the bytes.
+/// through unspecialised generic code, and converting its objects to ``JSONValue`` costs as much again; this reader
+/// does both in one pass over the bytes (`BENCHMARKS.md` has the measurements, under the injector and the
+/// Kubernetes substrate).
 ///
 /// What it accepts is what `JSONSerialization` with `.fragmentsAllowed` accepts for UTF-8 input: any value at the top
 /// level, surrounded by whitespace, a leading byte order mark skipped; integers that fit `Int64` become

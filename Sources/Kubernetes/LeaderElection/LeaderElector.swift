@@ -15,14 +15,21 @@ public final class LeaderElector: ServiceLifecycle.Service, Sendable {
   /// True while this process leads.
   public let isLeader = LatestValue(false)
 
-  private let client: KubernetesClient
+  private let client: any ObjectReading & ObjectWriting
   private let logger: Logger
+  /// What the lease's timings are measured on (a manual clock in tests).
+  private let clock: any Clock<Duration>
+  /// The time written into the lease's `acquireTime` and `renewTime` (the manual clock's, in tests).
+  private let wallClock: @Sendable () -> Date
 
   public init(
-    client: KubernetesClient, leaseName: String, namespace: String, identity: String,
-    timings: LeaderElectionTimings = LeaderElectionTimings(), logger: Logger
+    client: any ObjectReading & ObjectWriting, leaseName: String, namespace: String, identity: String,
+    timings: LeaderElectionTimings = LeaderElectionTimings(), logger: Logger,
+    clock: any Clock<Duration> = ContinuousClock(), wallClock: @escaping @Sendable () -> Date = { Date() }
   ) {
     self.client = client
+    self.clock = clock
+    self.wallClock = wallClock
     self.leaseName = leaseName
     self.namespace = namespace
     self.identity = identity
@@ -31,8 +38,7 @@ public final class LeaderElector: ServiceLifecycle.Service, Sendable {
   }
 
   public func run() async throws {
-    let origin = ContinuousClock.now
-    let now: @Sendable () -> Duration = { ContinuousClock.now - origin }
+    let now = elapsedTime(on: clock)
     var machine = LeaderElectionStateMachine(identity: identity, timings: timings)
     var lease: Lease?
     defer { isLeader.set(false) }
@@ -52,7 +58,7 @@ public final class LeaderElector: ServiceLifecycle.Service, Sendable {
         machine.isLeader
         ? timings.retryPeriod : machine.followerPause(now: now(), retry: jittered(timings.retryPeriod))
       // A graceful shutdown ends the pause at once, so the lease is released without delay.
-      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+      try? await cancelWhenGracefulShutdown { [clock] in try await clock.sleep(for: pause) }
     }
     if machine.isLeader, let lease {
       await release(lease)
@@ -71,7 +77,7 @@ public final class LeaderElector: ServiceLifecycle.Service, Sendable {
       current = known
     } else {
       switch await withDeadline(
-        deadline - now(),
+        deadline - now(), on: clock,
         { () async throws(KubernetesError) -> Lease? in
           do throws(KubernetesError) {
             return try await client.get(Lease.self, namespace: namespace, name: leaseName)
@@ -103,7 +109,7 @@ public final class LeaderElector: ServiceLifecycle.Service, Sendable {
     let create = next.metadata.resourceVersion == nil
     let candidate = next
     switch await withDeadline(
-      deadline - now(),
+      deadline - now(), on: clock,
       { () async throws(KubernetesError) -> Lease in
         create ? try await client.create(candidate) : try await client.update(candidate)
       })
@@ -128,7 +134,7 @@ public final class LeaderElector: ServiceLifecycle.Service, Sendable {
 
   private func newSpec(previous: LeaseSpec?, transition: Bool) -> LeaseSpec {
     var spec = previous ?? LeaseSpec()
-    let stamp = MicroTime.format(Date())
+    let stamp = MicroTime.format(wallClock())
     spec.holderIdentity = identity
     spec.leaseDurationSeconds = Int(timings.leaseDuration.components.seconds)
     spec.renewTime = stamp
@@ -144,7 +150,7 @@ public final class LeaderElector: ServiceLifecycle.Service, Sendable {
     var released = lease
     released.spec.holderIdentity = ""
     released.spec.leaseDurationSeconds = 1
-    released.spec.renewTime = MicroTime.format(Date())
+    released.spec.renewTime = MicroTime.format(wallClock())
     do {
       _ = try await client.update(released)
       logger.info("Released the lease", metadata: ["lease": "\(namespace)/\(leaseName)"])
@@ -175,9 +181,10 @@ public final class LeaderElector: ServiceLifecycle.Service, Sendable {
   }
 }
 
-/// Runs `operation`, giving up after `limit`: `nil` when time ran out.
+/// Runs `operation`, giving up after `limit` on `clock`: `nil` when time ran out.
 func withDeadline<T: Sendable>(
-  _ limit: Duration, _ operation: @escaping @Sendable () async throws(KubernetesError) -> T
+  _ limit: Duration, on clock: any Clock<Duration> = ContinuousClock(),
+  _ operation: @escaping @Sendable () async throws(KubernetesError) -> T
 ) async -> Result<T, KubernetesError>? {
   await withTaskGroup(of: Result<T, KubernetesError>?.self) { group in
     group.addTask {
@@ -188,7 +195,7 @@ func withDeadline<T: Sendable>(
       }
     }
     group.addTask {
-      try? await Task.sleep(for: limit)
+      try? await clock.sleep(for: limit)
       return nil
     }
     let first = await group.next() ?? nil

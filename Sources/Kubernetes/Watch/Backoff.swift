@@ -1,3 +1,5 @@
+import AsyncPrimitives
+
 /// Exponential backoff with jitter, as a value: 0.8 s doubling to 30 s, reset once things have gone well for two
 /// minutes. The caller passes the time and the randomness, so it is tested without sleeping.
 public struct Backoff: Sendable, Hashable {
@@ -40,20 +42,21 @@ public struct Backoff: Sendable, Hashable {
 }
 
 extension Backoff {
-  /// Runs `attempt` until it succeeds, waiting this backoff's delays (on the continuous clock) between failures;
-  /// `onFailure` hears each failure with the wait before the next try. Cancellation ends the waiting and throws.
+  /// Runs `attempt` until it succeeds, waiting this backoff's delays on `clock` between failures; `onFailure`
+  /// hears each failure with the wait before the next try. Cancellation ends the waiting and throws.
   public func retrying<Value: Sendable>(
+    on clock: any Clock<Duration> = ContinuousClock(),
     _ attempt: () async throws -> Value, onFailure: (any Error, Duration) -> Void
   ) async throws -> Value {
     var backoff = self
-    let origin = ContinuousClock.now
+    let now = elapsedTime(on: clock)
     while true {
       do {
         return try await attempt()
       } catch {
-        let delay = backoff.next(now: .now - origin, random: .random(in: 0..<1))
+        let delay = backoff.next(now: now(), random: .random(in: 0..<1))
         onFailure(error, delay)
-        try await Task.sleep(for: delay)
+        try await clock.sleep(for: delay)
       }
     }
   }

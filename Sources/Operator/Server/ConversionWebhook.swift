@@ -37,11 +37,13 @@ struct ConversionWebhook: Service {
 /// Points the Subscription CRD's conversion at this operator's webhook Service (`dapr-webhook` in the operator's
 /// namespace) with the trust anchors as its caBundle, at start-up and whenever the anchors change.
 struct SubscriptionCRDPatcher: Service {
-  let client: KubernetesClient
+  let client: any ObjectWriting
   let anchors: LatestValue<TrustBundle>
   /// `service` (in-cluster) or `url` (tests) client configuration, without the caBundle.
   let clientConfig: JSONObject
   let logger: Logger
+  /// What the retries wait on (a manual clock in tests).
+  var clock: any Clock<Duration> = ContinuousClock()
 
   static func serviceConfig(namespace: String) -> JSONObject {
     ["service": ["namespace": .string(namespace), "name": "dapr-webhook", "path": "/convert", "port": 443]]
@@ -56,9 +58,10 @@ struct SubscriptionCRDPatcher: Service {
           "strategy": "Webhook",
           "webhook": ["clientConfig": .object(config), "conversionReviewVersions": ["v1"]],
         ]
-        try await Backoff(initial: .seconds(1)).retrying {
+        try await Backoff(initial: .seconds(1)).retrying(on: clock) {
           _ = try await client.patch(
-            CustomResourceDefinition.self, name: "subscriptions.dapr.io", .merge(["spec": ["conversion": conversion]]))
+            CustomResourceDefinition.self, namespace: nil, name: "subscriptions.dapr.io",
+            .merge(["spec": ["conversion": conversion]]), fieldManager: nil, force: false)
         } onFailure: { error, delay in
           logger.error("Cannot patch the Subscription CRD's conversion: \(error); retrying in \(delay)")
         }

@@ -8,7 +8,8 @@ import Logging
 /// a ready `dapr-sidecar-injector` Deployment first (otherwise the pods would come back without the sidecar again),
 /// spaces deletions by `--max-pod-restarts-per-minute`, and never lists pods the injector or an earlier pass marked.
 struct PodWatchdog: Sendable {
-  let client: KubernetesClient
+  typealias Client = ObjectReading & ObjectWriting & ObjectListing
+  let client: any Client
   let schedule: WatchdogSchedule
   let maxRestartsPerMinute: Int
   let canPatchLabels: Bool
@@ -18,10 +19,11 @@ struct PodWatchdog: Sendable {
   /// How long to wait for the injector before looking again.
   var injectorRetry: Duration = .seconds(5)
   /// Whether the injector is ready (tests stand in for a kubelet here).
-  var injectorReady: @Sendable (KubernetesClient) async throws -> Bool = { client in
+  var injectorReady: @Sendable (any Client) async throws -> Bool = { client in
     var selector = ListOptions()
     selector.labelSelector = "app=dapr-sidecar-injector"
-    return WatchdogPlanner.injectorIsReady(try await client.list(Deployment.self, options: selector).items)
+    return WatchdogPlanner.injectorIsReady(
+      try await client.listAll(Deployment.self, namespace: nil, options: selector).items)
   }
 
   func run() async throws {
@@ -49,7 +51,7 @@ struct PodWatchdog: Sendable {
         return false
       }
       if namespaces.isEmpty {
-        pods = try await client.listAll(Pod.self, options: podSelector).items
+        pods = try await client.listAll(Pod.self, namespace: nil, options: podSelector).items
       } else {
         var found: [Pod] = []
         for namespace in namespaces.sorted() {
@@ -72,7 +74,8 @@ struct PodWatchdog: Sendable {
           let current = try await client.get(Pod.self, namespace: namespace, name: name)
           guard WatchdogPlanner.actions(for: [current], canPatchLabels: false) == [action] else { continue }
           logger.warning("Pod \(namespace)/\(name) does not have the Dapr sidecar and will be deleted")
-          try await client.delete(Pod.self, namespace: namespace, name: name)
+          try await client.delete(
+            Pod.self, namespace: namespace, name: name, resourceVersion: nil, propagationPolicy: nil)
           logger.info("Deleted pod \(namespace)/\(name)")
         } catch let error where error.code == .notFound {
           continue
@@ -83,7 +86,7 @@ struct PodWatchdog: Sendable {
         do {
           _ = try await client.patch(
             Pod.self, namespace: namespace, name: name,
-            .merge(["metadata": ["labels": [WatchdogPlanner.patchedLabel: "true"]]]))
+            .merge(["metadata": ["labels": [WatchdogPlanner.patchedLabel: "true"]]]), fieldManager: nil, force: false)
         } catch {
           logger.error("problems patching pod \(namespace)/\(name), err: \(error)")
         }

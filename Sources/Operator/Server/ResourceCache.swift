@@ -31,15 +31,15 @@ public final class ResourceCache: Service, Sendable {
   let client: KubernetesClient
   /// The optional kinds whose CRDs are not installed (found at start; served as empty).
   private let absentKinds = Mutex<Set<ResourceKind>>([])
-  /// When each missing-Secret Event was last recorded, by resource uid and Secret, so a broken resource is
-  /// reported once every ten minutes rather than on every list.
-  private let reported = Mutex<[String: ContinuousClock.Instant]>([:])
+  /// Warning Events about resources sidecars cannot use (a missing Secret).
+  let events: EventRecorder
 
   public init(
     client: KubernetesClient, metrics: OperatorMetrics, readiness: ReadinessTargets, logger: Logger,
     secretNamespaces: Set<String> = []
   ) {
     self.client = client
+    events = EventRecorder(client: client, logger: logger)
     components = Informer(client: client, logger: logger)
     configurations = Informer(client: client, logger: logger)
     subscriptions = Informer(client: client, logger: logger)
@@ -168,40 +168,13 @@ public final class ResourceCache: Service, Sendable {
     }
   }
 
-  /// A Warning Event on the resource, so `kubectl describe component` says why sidecars do not get it.
+  /// A Warning Event on the resource, so `kubectl describe component` says why sidecars do not get it; once per
+  /// resource and Secret every ten minutes, not on every list.
   func recordMissingSecret(_ object: JSONValue, _ error: SecretResolution.MissingSecret) {
     let uid = object["metadata"]?["uid"]?.stringValue ?? ""
-    let key = "\(uid)/\(error.secret)"
-    let now = ContinuousClock.now
-    let due = reported.withLock { reported in
-      if let last = reported[key], now - last < .seconds(600) { return false }
-      reported[key] = now
-      return true
-    }
-    guard due, let namespace = object["metadata"]?["namespace"]?.stringValue,
-      let name = object["metadata"]?["name"]?.stringValue
-    else { return }
-    let timestamp = ISO8601DateFormatter().string(from: Date())
-    var event = Event(name: "\(name).\(UInt32.random(in: 0...UInt32.max))", namespace: namespace)
-    event.json["involvedObject"] = [
-      "apiVersion": object["apiVersion"] ?? "dapr.io/v1alpha1", "kind": object["kind"] ?? "Component",
-      "name": .string(name), "namespace": .string(namespace), "uid": .string(uid),
-    ]
-    event.reason = "SecretNotFound"
-    event.message = "\(error.description); sidecars do not receive this resource until it exists"
-    event.type = "Warning"
-    event.count = 1
-    event.firstTimestamp = timestamp
-    event.lastTimestamp = timestamp
-    event.source = ["component": "dapr-operator"]
-    let (client, logger) = (self.client, self.logger)
-    Task {
-      do {
-        _ = try await client.create(event)
-      } catch {
-        logger.warning("Cannot record an Event for \(namespace)/\(name): \(error)")
-      }
-    }
+    events.warn(
+      about: object, key: "\(uid)/\(error.secret)", reason: "SecretNotFound",
+      message: "\(error.description); sidecars do not receive this resource until it exists")
   }
 
   // === Running ===
@@ -272,6 +245,7 @@ public final class ResourceCache: Service, Sendable {
       group.addTask { [self] in await dispatch(mcpServerEvents, as: .mcpServer) }
       group.addTask { [self] in await dispatch(policyEvents, as: .workflowAccessPolicy) }
       for events in secretEvents { group.addTask { [self] in await dispatchSecrets(events) } }
+      group.addTask { [events] in await events.run() }
       try await group.waitForAll()
     }
   }

@@ -53,13 +53,49 @@ public final class PlacementHub: Sendable {
   let requirePeer: Bool
   let metrics: PlacementMetrics
   let logger: Logger
+  /// What the round timeout and the coalescing window are measured on (a manual clock in tests).
+  let clock: any Clock<Duration>
   private let state = Mutex(State())
 
-  public init(configuration: Configuration, requirePeer: Bool, metrics: PlacementMetrics, logger: Logger) {
+  /// A timer the hub asks for: a round's dissemination timeout, or the end of a namespace's coalescing window.
+  enum Timer: Sendable {
+    case roundTimeout(namespace: String, version: UInt64)
+    case coalesceWindow(namespace: String)
+  }
+
+  /// The timers asked for, which ``runTimers()`` starts.
+  private let timerRequests: AsyncStream<Timer>
+  private let requestTimer: AsyncStream<Timer>.Continuation
+
+  public init(
+    configuration: Configuration, requirePeer: Bool, metrics: PlacementMetrics, logger: Logger,
+    clock: any Clock<Duration> = ContinuousClock()
+  ) {
     self.configuration = configuration
     self.requirePeer = requirePeer
     self.metrics = metrics
     self.logger = logger
+    self.clock = clock
+    (timerRequests, requestTimer) = AsyncStream.makeStream(of: Timer.self)
+  }
+
+  /// Runs the rounds' timeouts and the coalescing windows, each a child of one task group the hub owns, until
+  /// cancelled (which ends every timer). The server runs it beside its streams: without it no round times out.
+  public func runTimers() async {
+    await withDiscardingTaskGroup { group in
+      for await timer in timerRequests {
+        group.addTask { [self] in
+          switch timer {
+          case .roundTimeout(let namespace, let version):
+            guard (try? await clock.sleep(for: configuration.disseminateTimeout)) != nil else { return }
+            timeoutFired(namespace: namespace, version: version)
+          case .coalesceWindow(let namespace):
+            guard (try? await clock.sleep(for: configuration.coalesceWindow)) != nil else { return }
+            coalesceWindowEnded(namespace: namespace)
+          }
+        }
+      }
+    }
   }
 
   // === Streams ===
@@ -305,20 +341,10 @@ public final class PlacementHub: Sendable {
         "Placement tables for version \(version) would be \(bytes) bytes, over daprd's limit of \(configuration.settings.maximumTableBytes): not sent; sidecars keep the previous tables",
         metadata: ["namespace": "\(namespace)"])
     }
-    let timeout = configuration.disseminateTimeout
     for (namespace, version) in work.timers {
-      Task { [weak self] in
-        try await Task.sleep(for: timeout)
-        self?.timeoutFired(namespace: namespace, version: version)
-      }
+      requestTimer.yield(.roundTimeout(namespace: namespace, version: version))
     }
-    let window = configuration.coalesceWindow
-    for namespace in work.coalesce {
-      Task { [weak self] in
-        try await Task.sleep(for: window)
-        self?.coalesceWindowEnded(namespace: namespace)
-      }
-    }
+    for namespace in work.coalesce { requestTimer.yield(.coalesceWindow(namespace: namespace)) }
   }
 }
 
