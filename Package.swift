@@ -92,11 +92,17 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
-    // A thin, typed Kubernetes client on AsyncHTTPClient: models, verbs, informers, leader election.
+    // Kubernetes without the network: JSON, the models, the reflector, lease and work-queue state machines,
+    // Backoff, the protocols controllers read and write through. Pure (PackageGraphTests checks it).
+    .target(
+      name: "KubernetesCore",
+      dependencies: ["AsyncPrimitives", .product(name: "Yams", package: "Yams")]
+    ),
+    // A thin, typed Kubernetes client on AsyncHTTPClient: verbs, watches, informers, leader election.
     .target(
       name: "Kubernetes",
       dependencies: [
-        "AsyncPrimitives",
+        "AsyncPrimitives", "KubernetesCore",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -249,7 +255,7 @@ let package = Package(
     .testTarget(
       name: "KubernetesTests",
       dependencies: [
-        "Kubernetes",
+        "Kubernetes", "KubernetesCore",
         "ControlPlaneTestSupport",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Hummingbird", package: "hummingbird"),

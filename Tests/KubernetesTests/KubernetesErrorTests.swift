@@ -3,6 +3,7 @@ import NIOCore
 import Testing
 
 @testable import Kubernetes
+@testable import KubernetesCore
 
 @Suite struct KubernetesErrorTests {
   @Test(

@@ -3,47 +3,6 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 
-/// One event of a watch.
-public enum WatchEvent<Object: KubernetesObject>: Sendable {
-  case added(Object)
-  case modified(Object)
-  case deleted(Object)
-  /// Nothing changed for this watch, but the collection reached `resourceVersion`: resume from there.
-  case bookmark(resourceVersion: String)
-}
-
-/// What a watch asks for.
-public struct WatchOptions: Sendable, Hashable {
-  /// Start after this version (`nil`: the API server picks, which first replays the current state).
-  public var resourceVersion: String?
-  public var labelSelector: String?
-  public var fieldSelector: String?
-  /// The server ends the watch after this many seconds; reflectors use 5 to 10 minutes, randomised.
-  public var timeoutSeconds: Int?
-  public var allowBookmarks: Bool
-
-  public init(
-    resourceVersion: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-    timeoutSeconds: Int? = nil, allowBookmarks: Bool = true
-  ) {
-    self.resourceVersion = resourceVersion
-    self.labelSelector = labelSelector
-    self.fieldSelector = fieldSelector
-    self.timeoutSeconds = timeoutSeconds
-    self.allowBookmarks = allowBookmarks
-  }
-
-  var query: [(String, String)] {
-    var query: [(String, String)] = [("watch", "1")]
-    if let resourceVersion { query.append(("resourceVersion", resourceVersion)) }
-    if let labelSelector { query.append(("labelSelector", labelSelector)) }
-    if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
-    if let timeoutSeconds { query.append(("timeoutSeconds", String(timeoutSeconds))) }
-    if allowBookmarks { query.append(("allowWatchBookmarks", "true")) }
-    return query
-  }
-}
-
 extension KubernetesClient {
   /// Opens a watch. The events arrive through the returned sequence, which ends when the server closes the watch
   /// (its timeout) and throws a ``KubernetesError`` when the connection breaks or the server reports an error

@@ -26,5 +26,3 @@ public protocol ObjectListing: Sendable {
     _ type: Object.Type, namespace: String?, options: ListOptions
   ) async throws(KubernetesError) -> KubernetesList<Object>
 }
-
-extension KubernetesClient: ObjectWriting, ObjectReading, ObjectListing {}

@@ -109,8 +109,8 @@ public struct LeaderElectionStateMachine: Sendable {
 }
 
 /// The MicroTime format of lease timestamps: RFC 3339 in UTC with microseconds.
-enum MicroTime {
-  static func format(_ date: Date) -> String {
+package enum MicroTime {
+  package static func format(_ date: Date) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     formatter.timeZone = TimeZone(identifier: "UTC")

@@ -47,7 +47,7 @@ public struct KubernetesError: Error, Hashable, Sendable, CustomStringConvertibl
   }
 
   /// The error an API server answer with `httpStatus` and body `status` stands for.
-  static func fromResponse(httpStatus: Int, status: Status?, request: String) -> KubernetesError {
+  package static func fromResponse(httpStatus: Int, status: Status?, request: String) -> KubernetesError {
     let reason = status?.reason
     let code: Code =
       switch (httpStatus, reason) {
