@@ -52,9 +52,15 @@ let package = Package(
   ],
   targets: [
     // Generated protobuf messages and grpc-swift-2 stubs (scripts/generate-protos.sh; committed).
+    // Dapr's control-plane messages alone (SwiftProtobuf), for the pure cores; DaprProto adds the gRPC services.
+    .target(
+      name: "DaprMessages",
+      dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+    ),
     .target(
       name: "DaprProto",
       dependencies: [
+        "DaprMessages",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -162,10 +168,15 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
+    // Placement's rounds, orders and report rules, without the network (PackageGraphTests checks it).
+    .target(
+      name: "PlacementCore",
+      dependencies: ["DaprMessages"]
+    ),
     .target(
       name: "Placement",
       dependencies: [
-        "ControlPlaneKit", "DaprProto", "Kubernetes",
+        "ControlPlaneKit", "DaprProto", "Kubernetes", "PlacementCore",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

@@ -40,11 +40,11 @@ scripts/check-release-binaries.sh
 
 echo "== generated code is reproducible"
 scripts/generate-protos.sh
-untracked=$(git ls-files --others --exclude-standard -- Sources/DaprProto)
-if ! git diff --quiet -- Sources/DaprProto || [ -n "$untracked" ]; then
-  git diff --stat -- Sources/DaprProto
+untracked=$(git ls-files --others --exclude-standard -- Sources/DaprProto Sources/DaprMessages)
+if ! git diff --quiet -- Sources/DaprProto Sources/DaprMessages || [ -n "$untracked" ]; then
+  git diff --stat -- Sources/DaprProto Sources/DaprMessages
   echo "$untracked"
-  echo "Sources/DaprProto/Generated differs from what scripts/generate-protos.sh produces: regenerate and commit." >&2
+  echo "Sources/DaprMessages/Generated or Sources/DaprProto/Generated differs from what scripts/generate-protos.sh produces: regenerate and commit." >&2
   exit 1
 fi
 echo "== all checks passed"

@@ -15,6 +15,7 @@
 import GRPCCore
 import GRPCProtobuf
 import SwiftProtobuf
+import DaprMessages
 
 // MARK: - dapr.proto.operator.v1.Operator
 

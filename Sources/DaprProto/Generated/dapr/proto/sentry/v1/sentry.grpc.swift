@@ -14,6 +14,7 @@
 
 import GRPCCore
 import GRPCProtobuf
+import DaprMessages
 
 // MARK: - dapr.proto.sentry.v1.CA
 

@@ -1,4 +1,4 @@
-import DaprProto
+import DaprMessages
 
 /// A sidecar's report of itself: `name` (`ip:port`), app `id`, `namespace`, actor types in `entities`.
 public typealias PlacementHost = Dapr_Proto_Placement_V1_Host

@@ -1,4 +1,4 @@
-import DaprProto
+import DaprMessages
 
 /// A stream's number, unique for the life of the process.
 public typealias StreamID = UInt64
