@@ -73,10 +73,20 @@ let package = Package(
     // the Kubernetes client and ControlPlaneKit without either depending on the other.
     .target(name: "AsyncPrimitives"),
     // The shared core: identity and TLS, observability (logs, metrics, health), process runtime.
+    // What the services' cores share, without the network: SPIFFE IDs, trust bundles and PEM, Go's flag and duration
+    // syntax, daprd's ring hash (BLAKE2b), the run mode. Pure (PackageGraphTests checks it).
+    .target(
+      name: "ControlPlaneCore",
+      dependencies: [
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+      ]
+    ),
     .target(
       name: "ControlPlaneKit",
       dependencies: [
-        "AsyncPrimitives", "DaprProto", "CMalloc",
+        "AsyncPrimitives", "ControlPlaneCore", "DaprProto", "CMalloc",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
@@ -141,10 +151,12 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
+    // The operator's planning (fan-out, secret resolution, Services, the watchdog's decisions), without the network.
+    .target(name: "OperatorCore", dependencies: ["ControlPlaneCore", "KubernetesCore"]),
     .target(
       name: "Operator",
       dependencies: [
-        "ControlPlaneKit", "DaprProto", "Kubernetes",
+        "ControlPlaneKit", "DaprProto", "Kubernetes", "OperatorCore",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Hummingbird", package: "hummingbird"),
@@ -154,10 +166,12 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
+    // The injector's patch planning and admission answers, without the network.
+    .target(name: "InjectorCore", dependencies: ["ControlPlaneCore", "KubernetesCore"]),
     .target(
       name: "Injector",
       dependencies: [
-        "ControlPlaneKit", "Kubernetes",
+        "ControlPlaneKit", "Kubernetes", "InjectorCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
         .product(name: "Hummingbird", package: "hummingbird"),
@@ -375,7 +389,7 @@ let package = Package(
     .testTarget(
       name: "InjectorTests",
       dependencies: [
-        "Injector", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport",
+        "Injector", "InjectorCore", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport",
         .product(name: "Yams", package: "Yams"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -387,7 +401,7 @@ let package = Package(
     .testTarget(
       name: "OperatorTests",
       dependencies: [
-        "Operator", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto",
+        "Operator", "OperatorCore", "Kubernetes", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),

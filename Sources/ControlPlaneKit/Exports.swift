@@ -1,1 +1,2 @@
 @_exported import AsyncPrimitives
+@_exported import ControlPlaneCore

@@ -6,6 +6,7 @@ import Logging
 import Testing
 
 @testable import Injector
+@testable import InjectorCore
 
 /// The caBundle patcher against the in-memory fake: the webhook configuration follows the trust anchors, and a
 /// failed patch is retried on the backoff, on a manual clock.

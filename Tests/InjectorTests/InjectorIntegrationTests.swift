@@ -6,6 +6,7 @@ import Logging
 import Testing
 
 @testable import Injector
+@testable import InjectorCore
 
 /// A RoleBinding, only to give a test user rights.
 struct TestRoleBinding: KubernetesObject {

@@ -5,6 +5,7 @@ import Logging
 import Testing
 
 @testable import Operator
+@testable import OperatorCore
 
 /// Warning Events through the recorder's bounded queue, on the in-memory fake and a manual clock.
 @Suite struct EventRecorderTests {

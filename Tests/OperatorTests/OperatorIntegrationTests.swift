@@ -9,6 +9,7 @@ import Logging
 import Testing
 
 @testable import Operator
+@testable import OperatorCore
 
 /// Runs `kubectl` against the test control plane, feeding `input` on stdin.
 func kubectl(_ arguments: [String], kubeconfig: String, input: String? = nil) throws -> String {

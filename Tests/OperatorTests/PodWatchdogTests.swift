@@ -4,6 +4,7 @@ import Logging
 import Testing
 
 @testable import Operator
+@testable import OperatorCore
 
 /// The watchdog's passes against the in-memory fake: what it lists, deletes and labels, in milliseconds.
 @Suite struct PodWatchdogTests {

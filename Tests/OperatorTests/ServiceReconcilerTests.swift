@@ -6,6 +6,7 @@ import Logging
 import Testing
 
 @testable import Operator
+@testable import OperatorCore
 
 /// The Service reconciler against the in-memory fake: no API server, no informers, milliseconds per test.
 @Suite struct ServiceReconcilerTests {

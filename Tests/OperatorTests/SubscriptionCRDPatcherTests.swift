@@ -6,6 +6,7 @@ import Logging
 import Testing
 
 @testable import Operator
+@testable import OperatorCore
 
 /// The Subscription CRD's conversion against the in-memory fake, on a manual clock.
 @Suite struct SubscriptionCRDPatcherTests {

@@ -1,4 +1,4 @@
-import Kubernetes
+import KubernetesCore
 
 /// `injector inject`: the same planner, applied offline to manifests (Pods and the pod templates of Deployments,
 /// StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs). Other kinds pass through unchanged; a pod that

@@ -1,4 +1,4 @@
-import Kubernetes
+import KubernetesCore
 
 /// The Dapr resource kinds the operator serves.
 public enum ResourceKind: String, Sendable, CaseIterable, Hashable {

@@ -1,6 +1,6 @@
-import ControlPlaneKit
+import ControlPlaneCore
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// How often the watchdog runs (`--watch-interval`): never, once at start-up, or every interval of at least a second.
 public enum WatchdogSchedule: Hashable, Sendable {

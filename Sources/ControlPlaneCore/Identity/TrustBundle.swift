@@ -69,7 +69,7 @@ public struct TrustBundleError: Error, Hashable, Sendable, CustomStringConvertib
   public let message: String
   public var description: String { message }
 
-  static func unreadable(path: String, reason: String) -> Self {
+  package static func unreadable(path: String, reason: String) -> Self {
     .init(code: .unreadable, message: "cannot read trust bundle \(path): \(reason)")
   }
   static func invalidPEM(_ reason: String) -> Self {
@@ -85,7 +85,7 @@ public struct TrustBundleError: Error, Hashable, Sendable, CustomStringConvertib
   }
   static let empty = Self(code: .empty, message: "trust bundle holds no certificates")
 
-  func inFile(_ path: String) -> Self {
+  package func inFile(_ path: String) -> Self {
     code == .unreadable ? self : .init(code: code, message: "\(path): \(message)")
   }
 }

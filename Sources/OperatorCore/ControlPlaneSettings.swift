@@ -1,4 +1,4 @@
-import Kubernetes
+import KubernetesCore
 
 /// The trust domain and sentry address the operator uses for its own identity, decided as Dapr's operator does from
 /// the Configuration named by `--config` (`daprsystem`: `spec.mtls.controlPlaneTrustDomain` and

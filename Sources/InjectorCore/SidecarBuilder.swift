@@ -1,5 +1,5 @@
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// Builds the `daprd` container, its volumes and the app containers' changes, with Dapr's flags, env, ports,
 /// probes and security context (see `docs/injector.md`).

@@ -1,6 +1,6 @@
-import ControlPlaneKit
+import ControlPlaneCore
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// Answers one AdmissionReview (`admission.k8s.io/v1` or `v1beta1`, echoed back) as Dapr's webhook does, without
 /// any I/O: the HTTP status and body to send, and what happened, for metrics and logs.

@@ -1,5 +1,5 @@
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// What the injector needs to know about one Component for `dapr.io/inject-pluggable-components`: its name, its
 /// scopes and its `dapr.io/component-container` annotation (a container, as JSON).

@@ -1,5 +1,5 @@
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// Fills in the values of `secretKeyRef`s from Kubernetes Secrets, as Dapr's operator does: the value becomes the
 /// JSON string of the secret's base64 bytes (exactly the text the API server stores under `data`), the ref is kept,

@@ -1,6 +1,6 @@
-import ControlPlaneKit
+import ControlPlaneCore
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// The `<app-id>-dapr` Service a Dapr-enabled Deployment or StatefulSet gets, as a value, and whether an existing
 /// Service has drifted from it.

@@ -1,6 +1,6 @@
-import ControlPlaneKit
+import ControlPlaneCore
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// What the injector knows about the control plane and how sidecars are to be built, from its environment
 /// variables (Dapr's names; see `docs/injector.md`).

@@ -1,6 +1,6 @@
-import ControlPlaneKit
+import ControlPlaneCore
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// One RFC 6902 operation (the injector only adds).
 public struct PatchOperation: Hashable, Sendable, Encodable {

@@ -1,6 +1,6 @@
-import ControlPlaneKit
+import ControlPlaneCore
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// How Dapr reads annotation values.
 public enum AnnotationValue {

@@ -1,5 +1,5 @@
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// Converts Subscriptions between `dapr.io/v1alpha1` (one `route`) and `dapr.io/v2alpha1` (`routes.rules` and
 /// `routes.default`), and answers the API server's ConversionReviews with it.
