@@ -79,6 +79,8 @@ let package = Package(
       name: "ControlPlaneCore",
       dependencies: [
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "_CryptoExtras", package: "swift-crypto"),
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "SwiftASN1", package: "swift-asn1"),
       ]
@@ -130,10 +132,20 @@ let package = Package(
         .product(name: "Yams", package: "Yams"),
       ]
     ),
+    // Sentry's certificate policy, request checks, issuing authority and root rotation, without the network.
+    .target(
+      name: "SentryCore",
+      dependencies: [
+        "ControlPlaneCore", "DaprMessages", "KubernetesCore",
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+      ]
+    ),
     .target(
       name: "Sentry",
       dependencies: [
-        "ControlPlaneKit", "DaprProto", "Kubernetes",
+        "ControlPlaneKit", "DaprProto", "Kubernetes", "SentryCore",
         .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -293,7 +305,7 @@ let package = Package(
     .testTarget(
       name: "SentryTests",
       dependencies: [
-        "Sentry", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto", "Kubernetes",
+        "Sentry", "SentryCore", "ControlPlaneKit", "ControlPlaneTestSupport", "DaprProto", "Kubernetes",
         .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),

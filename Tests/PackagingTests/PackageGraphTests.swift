@@ -9,7 +9,7 @@ import Testing
   /// Targets that must stay free of networking: no NIO, TLS, gRPC, HTTP server or client.
   static let pureTargets = [
     "AsyncPrimitives", "KubernetesCore", "DaprMessages", "ControlPlaneCore", "PlacementCore", "InjectorCore",
-    "OperatorCore",
+    "OperatorCore", "SentryCore",
   ]
   /// Packages whose products a pure target must not use.
   static let networkingPackages = [

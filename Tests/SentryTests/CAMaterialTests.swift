@@ -5,13 +5,14 @@ import Testing
 import X509
 
 @testable import Sentry
+@testable import SentryCore
 
 /// Bring-your-own bundles are verified as Dapr verifies them, and refused with the part that is wrong.
 @Suite struct CAMaterialTests {
   @Test func aGeneratedCARoundTripsThroughItsStoredForm() async throws {
     let generated = try IssuingAuthority.generate(
       trustDomain: "cluster.local", namespace: "dapr-system", keyAlgorithm: .ed25519, now: Date())
-    let loaded = try await IssuingAuthority(material: try generated.material)
+    let loaded = try await IssuingAuthority(material: try generated.material, now: Date())
     #expect(loaded.issuer == generated.issuer)
     #expect(loaded.anchors == generated.anchors)
     #expect(loaded.issuerKey.publicKey == generated.issuerKey.publicKey)
@@ -38,7 +39,7 @@ import X509
     let loaded = try await IssuingAuthority(
       material: CAMaterial(
         trustAnchorsPEM: anchors, issuerCertificatePEM: chain,
-        issuerKeyPEM: try subIssuerKey.serializeAsPEM().pemString))
+        issuerKeyPEM: try subIssuerKey.serializeAsPEM().pemString), now: Date())
     #expect(loaded.anchors.certificates.count == 2)
     #expect(loaded.issuerChain == [subIssuer, new.issuer])
   }
@@ -113,7 +114,7 @@ import X509
   @Test("A broken bundle is refused with the part that is wrong", arguments: broken)
   func brokenBundles(_ testCase: Broken) async throws {
     do {
-      _ = try await IssuingAuthority(material: try testCase.material())
+      _ = try await IssuingAuthority(material: try testCase.material(), now: Date())
       Issue.record("\(testCase.name) loaded")
     } catch let error as CAMaterialError {
       #expect(error.part == testCase.part, "\(testCase.name): \(error.message)")

@@ -5,6 +5,7 @@ import Testing
 import X509
 
 @testable import Sentry
+@testable import SentryCore
 
 /// What sentry issues, field by field.
 @Suite struct CertificateTests {

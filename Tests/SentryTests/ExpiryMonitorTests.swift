@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 
 @testable import Sentry
+@testable import SentryCore
 
 final class CollectingSink: LogSink {
   private let lines = Mutex<[String]>([])

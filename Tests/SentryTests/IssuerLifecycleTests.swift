@@ -7,6 +7,7 @@ import Testing
 @_spi(FixedExpiryValidationTime) import X509
 
 @testable import Sentry
+@testable import SentryCore
 
 /// A clock the test moves.
 final class TestClock: Sendable {

@@ -6,6 +6,7 @@ import Logging
 import Testing
 
 @testable import Sentry
+@testable import SentryCore
 
 @Suite struct JWKSValidatorTests {
   static let sentryID = try! SPIFFEID(parsing: "spiffe://cluster.local/ns/dapr-system/dapr-sentry")

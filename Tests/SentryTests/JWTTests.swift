@@ -8,6 +8,7 @@ import Testing
 import X509
 
 @testable import Sentry
+@testable import SentryCore
 
 /// PyJWT (the tests' Python venv), verifying sentry's tokens independently of this project's code.
 enum PyJWT {

@@ -8,6 +8,7 @@ import Testing
 import X509
 
 @testable import Sentry
+@testable import SentryCore
 
 /// The pure steps of a root rotation.
 @Suite struct RootRotationStepTests {

@@ -5,6 +5,7 @@ import Synchronization
 import X509
 
 @testable import Sentry
+@testable import SentryCore
 
 /// A fixed moment for certificate tests.
 let referenceTime = Date(timeIntervalSince1970: 1_795_376_244)

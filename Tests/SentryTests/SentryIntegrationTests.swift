@@ -10,6 +10,7 @@ import Testing
 @_spi(FixedExpiryValidationTime) import X509
 
 @testable import Sentry
+@testable import SentryCore
 
 /// One sentry, run in-process against the test control plane, as `sentry --mode kubernetes` would run.
 struct RunningSentry {

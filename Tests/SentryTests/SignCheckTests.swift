@@ -10,6 +10,7 @@ import Testing
 import X509
 
 @testable import Sentry
+@testable import SentryCore
 
 /// Every refusal of SignCertificate, in Dapr's order, with Dapr's code and message, counted, and nothing signed.
 @Suite struct SignCheckTests {

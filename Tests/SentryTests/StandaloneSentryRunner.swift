@@ -4,6 +4,7 @@ import Foundation
 import Logging
 
 @testable import Sentry
+@testable import SentryCore
 
 /// Runs `sentry --mode standalone` in this process with `arguments` for the body's length, once it is ready.
 /// `targets` are the readiness targets beyond the CA's and the server's (the OIDC server's, say).

@@ -8,6 +8,7 @@ import Testing
 import X509
 
 @testable import Sentry
+@testable import SentryCore
 
 /// Sentry in `--mode standalone`, end to end over TLS: files instead of the API server, the insecure validator.
 @Suite(.timeLimit(.minutes(2))) struct StandaloneSentryTests {

@@ -1,4 +1,4 @@
-import ControlPlaneKit
+import ControlPlaneCore
 import Foundation
 import X509
 
@@ -237,7 +237,7 @@ public enum CAStoreDecision: Sendable, Equatable {
 }
 
 extension Optional where Wrapped == String {
-  var nonEmpty: String? {
+  package var nonEmpty: String? {
     guard let self, !self.trimmingWhitespace.isEmpty else { return nil }
     return self
   }

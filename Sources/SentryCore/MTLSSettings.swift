@@ -1,6 +1,6 @@
-import ControlPlaneKit
+import ControlPlaneCore
 import Foundation
-import Kubernetes
+import KubernetesCore
 
 /// The `spec.mtls` settings sentry reads from the `daprsystem` Configuration (Kubernetes) or the `--config` file
 /// (standalone): how long workload certificates live, how far back they are dated, which extra validators run.

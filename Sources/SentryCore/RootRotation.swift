@@ -1,4 +1,4 @@
-import ControlPlaneKit
+import ControlPlaneCore
 import Crypto
 import Foundation
 import SwiftASN1

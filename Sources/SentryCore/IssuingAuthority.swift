@@ -1,4 +1,4 @@
-import ControlPlaneKit
+import ControlPlaneCore
 import Crypto
 import Foundation
 import SwiftASN1
@@ -22,7 +22,7 @@ public struct IssuingAuthority: Sendable {
 
   /// Verifies stored material: every anchor self-signed, the issuer chain linked and chaining to an anchor, the
   /// issuer able to sign certificates, the key matching the issuer.
-  public init(material: CAMaterial, now: Date = Date()) async throws(CAMaterialError) {
+  public init(material: CAMaterial, now: Date) async throws(CAMaterialError) {
     let anchors: [Certificate]
     do {
       anchors = try CAMaterial.certificates(in: material.trustAnchorsPEM)
@@ -83,7 +83,7 @@ public struct IssuingAuthority: Sendable {
   }
 
   /// An authority from parts already known to be consistent (just generated).
-  init(anchors: [Certificate], issuerChain: [Certificate], issuerKey: Certificate.PrivateKey) throws {
+  package init(anchors: [Certificate], issuerChain: [Certificate], issuerKey: Certificate.PrivateKey) throws {
     self.anchors = TrustBundle(certificates: anchors)
     self.issuerChain = issuerChain
     self.issuerKey = issuerKey
@@ -270,7 +270,7 @@ public struct CAMaterial: Sendable, Hashable {
   }
 
   /// The `CERTIFICATE` blocks of a PEM text; comments and other text between blocks are ignored.
-  static func certificates(in pem: String) throws -> [Certificate] {
+  package static func certificates(in pem: String) throws -> [Certificate] {
     try PEMDocument.parseMultiple(pemString: pem)
       .filter { $0.discriminator == "CERTIFICATE" }
       .map { try Certificate(derEncoded: $0.derBytes) }

@@ -1,5 +1,5 @@
-import ControlPlaneKit
-import DaprProto
+import ControlPlaneCore
+import DaprMessages
 import Foundation
 
 /// A request to sign a workload certificate, as sentry received it.
@@ -64,17 +64,17 @@ public struct SignFailure: Error, Hashable, Sendable, CustomStringConvertible {
 
   public var description: String { "\(code.rawValue): \(message)" }
 
-  static let noValidatorNamed = SignFailure(
+  package static let noValidatorNamed = SignFailure(
     .invalidArgument, "a validator name must be specified in this environment")
-  static let validatorNotEnabled = SignFailure(.invalidArgument, "the requested validator is not enabled")
+  package static let validatorNotEnabled = SignFailure(.invalidArgument, "the requested validator is not enabled")
   static let invalidCSR = SignFailure(.invalidArgument, "invalid certificate signing request")
   static func unparsableCSR(_ reason: String) -> SignFailure {
     SignFailure(.invalidArgument, "failed to parse certificate signing request: \(reason)")
   }
   static let invalidSignature = SignFailure(.invalidArgument, "invalid signature")
-  static let signingFailed = SignFailure(.internal, "failed to sign certificate")
+  package static let signingFailed = SignFailure(.internal, "failed to sign certificate")
   /// The issuer (or an intermediate) has expired: nothing it signs would be valid.
-  static func issuerExpired(at expiry: Date) -> SignFailure {
+  package static func issuerExpired(at expiry: Date) -> SignFailure {
     SignFailure(
       .internal,
       "failed to sign certificate: the issuer certificate expired at \(ISO8601DateFormatter().string(from: expiry)); "

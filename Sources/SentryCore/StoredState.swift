@@ -2,7 +2,7 @@ import Foundation
 
 /// A small state kept as JSON in the trust bundle (a key rotation's, a root rotation's): ISO 8601 dates and sorted
 /// keys, so that the stored text is stable and readable with `kubectl get secret -o yaml`.
-protocol StoredState: Codable {}
+package protocol StoredState: Codable {}
 
 extension StoredState {
   /// The stored text.
@@ -14,7 +14,7 @@ extension StoredState {
   }
 
   /// Reads the stored text; the error's description says why it is unreadable.
-  static func decoded(from json: String) throws -> Self {
+  package static func decoded(from json: String) throws -> Self {
     let decoder = JSONDecoder()
     decoder.dateDecodingStrategy = .iso8601
     return try decoder.decode(Self.self, from: Data(json.utf8))
