@@ -50,7 +50,7 @@ public final class ReconcileLoop<Key: Hashable & Sendable>: Sendable {
           if !Task.isCancelled { wake.yield() }
         }
       }
-      let woken = await iterator.next()
+      let woken: Void? = await iterator.next()
       timer?.cancel()
       if woken == nil { return }
     }

@@ -57,7 +57,7 @@ public struct ExpiryMonitor: Service {
           try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
           if !Task.isCancelled { wake.yield() }
         }
-        let woken = await iterator.next()
+        let woken: Void? = await iterator.next()
         timer.cancel()
         if woken == nil { return }
       }
