@@ -184,21 +184,15 @@ struct OperatorGRPCServer: Service {
   var onListening: @Sendable (Int) async -> Void = { _ in }
 
   func run() async throws {
-    let identity: LatestValue<TLSIdentity>
-    let anchors: LatestValue<TrustBundle>
-    var renewal: SVIDClient?
     switch security {
-    case .sentry(let svid, let trust):
-      guard let first = try? await cancelWhenGracefulShutdown({ try await svid.fetchInitial(attempts: 100) }) else {
-        return
-      }
-      identity = LatestValue(first)
-      anchors = trust
-      renewal = svid
-    case .fixed(let fixed, let trust):
-      identity = fixed
-      anchors = trust
+    case .sentry(let svid, let anchors):
+      try await svid.serving { [self] identity in try await serve(identity: identity, anchors: anchors) }
+    case .fixed(let identity, let anchors):
+      try await serve(identity: identity, anchors: anchors)
     }
+  }
+
+  private func serve(identity: LatestValue<TLSIdentity>, anchors: LatestValue<TrustBundle>) async throws {
     let server = SecureGRPC.server(
       host: host, port: port,
       security: .mutualTLS(
@@ -211,8 +205,7 @@ struct OperatorGRPCServer: Service {
     }
     try await server.serveUntilShutdown(
       readiness: readiness, target: OperatorServer.apiTarget, logger: logger,
-      listening: { _, port in "Starting gRPC server on port \(port)" }, onListening: onListening,
-      alongside: renewal.map { renewal in [{ try await renewal.keepRenewing(identity) }] } ?? [])
+      listening: { _, port in "Starting gRPC server on port \(port)" }, onListening: onListening)
   }
 }
 

@@ -119,21 +119,22 @@ struct PlacementGRPCServer: Service {
   let onListening: @Sendable (Int) async -> Void
 
   func run() async throws {
-    let transportSecurity: GRPCServerSecurity
-    var renewal: (SVIDClient, LatestValue<TLSIdentity>)?
     switch security {
     case .plaintext:
-      transportSecurity = .plaintext
+      try await serve(.plaintext)
     case .mutualTLS(let svid, let anchors):
-      guard let first = try? await cancelWhenGracefulShutdown({ try await svid.fetchInitial() }) else { return }
-      let identity = LatestValue(first)
-      renewal = (svid, identity)
-      transportSecurity = .mutualTLS(
-        identity: identity, verifier: SPIFFEPeerVerifier(trustBundle: anchors, requirement: .anyIdentity))
+      // daprd's five tries, 3 s apart.
+      try await svid.serving(attempts: 5) { [self] identity in
+        try await serve(
+          .mutualTLS(identity: identity, verifier: SPIFFEPeerVerifier(trustBundle: anchors, requirement: .anyIdentity)))
+      }
     case .fixedIdentity(let identity, let anchors):
-      transportSecurity = .mutualTLS(
-        identity: identity, verifier: SPIFFEPeerVerifier(trustBundle: anchors, requirement: .anyIdentity))
+      try await serve(
+        .mutualTLS(identity: identity, verifier: SPIFFEPeerVerifier(trustBundle: anchors, requirement: .anyIdentity)))
     }
+  }
+
+  private func serve(_ transportSecurity: GRPCServerSecurity) async throws {
     let keepalive = self.keepalive
     let server = SecureGRPC.server(host: host, port: port, security: transportSecurity, services: [service]) {
       config in
@@ -151,8 +152,7 @@ struct PlacementGRPCServer: Service {
       readiness: readiness, target: PlacementServer.serverTarget, logger: logger,
       listening: { _, port in "Placement service started on port \(port)" }, onListening: onListening,
       onShutdown: { hub.endAll(RPCError(code: .unavailable, message: "placement service is shutting down")) },
-      alongside: [{ await hub.runTimers() }]
-        + (renewal.map { svid, identity in [{ try await svid.keepRenewing(identity) }] } ?? []))
+      alongside: [{ await hub.runTimers() }])
   }
 }
 

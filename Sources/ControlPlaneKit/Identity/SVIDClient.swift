@@ -161,8 +161,8 @@ public final class SVIDClient: Sendable {
     }
   }
 
-  /// For a server that needs its own SVID before it listens (the injector's webhook, the operator's conversion
-  /// webhook): gets the SVID (up to `attempts` tries, as ``fetchInitial(attempts:delay:)``), then runs `serve` with
+  /// For a server that needs its own SVID before it listens (the injector's webhook, the operator's gRPC API and
+  /// conversion webhook, placement): gets the SVID (up to `attempts` tries, as ``fetchInitial(attempts:delay:)``), then runs `serve` with
   /// it while renewing it. Renewed certificates go to new connections; live ones carry on. Returns without serving
   /// when shut down before an SVID came.
   public func serving(
