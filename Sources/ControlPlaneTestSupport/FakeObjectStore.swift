@@ -3,7 +3,8 @@ import Foundation
 import Kubernetes
 import Synchronization
 
-/// An in-memory stand-in for the API server's write side (``ObjectWriting``), for fast controller tests: objects
+/// An in-memory stand-in for the API server (``ObjectReading``, ``ObjectListing``, ``ObjectWriting``; no watches yet),
+/// for fast controller tests: objects
 /// by resource path, a resource version bumped on every write and checked as a precondition (a stale one is a 409
 /// conflict), `alreadyExists` and `notFound` as the API server answers them, and failures injected per verb. Every
 /// call is logged (`"create services shop/checkout-dapr"`), failed ones too, so a test can tell what was tried.
@@ -57,9 +58,14 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
 
   /// Every stored object of a kind, sorted by namespace and name.
   public func list<Object: KubernetesObject>(_ type: Object.Type) -> [Object] {
+    state.withLock { Self.objects(of: type, in: $0) }
+  }
+
+  /// Every stored object of a kind in `state`, sorted by namespace and name.
+  private static func objects<Object: KubernetesObject>(of type: Object.Type, in state: State) -> [Object] {
     let prefix = Object.resource.collectionPath(namespace: nil)
-    return state.withLock { state in
-      state.objects.filter { state.kinds[$0.key] == prefix }.sorted { $0.key < $1.key }.map { Object(json: $0.value) }
+    return state.objects.filter { state.kinds[$0.key] == prefix }.sorted { $0.key < $1.key }.map {
+      Object(json: $0.value)
     }
   }
 
@@ -75,13 +81,10 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
   ) async throws(KubernetesError) -> KubernetesList<Object> {
     let terms = try Self.parseSelector(options.labelSelector ?? "")
     return try access(.list, type, namespace, "") { state throws(KubernetesError) in
-      let prefix = Object.resource.collectionPath(namespace: nil)
-      let items = state.objects.filter { state.kinds[$0.key] == prefix }.sorted { $0.key < $1.key }
-        .map { Object(json: $0.value) }
-        .filter { object in
-          (namespace == nil || object.metadata.namespace == namespace)
-            && terms.allSatisfy { $0.matches(object.metadata.labels ?? [:]) }
-        }
+      let items = Self.objects(of: type, in: state).filter { object in
+        (namespace == nil || object.metadata.namespace == namespace)
+          && terms.allSatisfy { $0.matches(object.metadata.labels ?? [:]) }
+      }
       var metadata = ListMeta()
       metadata.resourceVersion = "\(state.version)"
       return KubernetesList(items: items, metadata: metadata)
