@@ -3,13 +3,43 @@ import Foundation
 import Kubernetes
 import Synchronization
 
-/// An in-memory stand-in for the API server (``ObjectReading``, ``ObjectListing``, ``ObjectWriting``; no watches yet),
-/// for fast controller tests: objects
-/// by resource path, a resource version bumped on every write and checked as a precondition (a stale one is a 409
-/// conflict), `alreadyExists` and `notFound` as the API server answers them, and failures injected per verb. Every
-/// call is logged (`"create services shop/checkout-dapr"`), failed ones too, so a test can tell what was tried.
-public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing {
-  public enum Verb: String, Sendable { case get, list, create, update, patch, delete }
+/// An in-memory stand-in for the API server (``ObjectReading``, ``ObjectListing``, ``ObjectWatching``,
+/// ``ObjectWriting``), for fast controller and informer tests:
+/// - objects by resource path, with a resource version bumped on every write and checked as a precondition (a stale
+///   one is a 409 conflict), and `alreadyExists` and `notFound` as the API server answers them;
+/// - lists in pages (`limit` and `continue`) and watches that replay the writes after their version, then follow
+///   new ones; a version older than the kept history (``compact()``) is a 410, as after etcd's compaction;
+/// - watches ended (``endWatches()``, the server's timeout) or broken (``breakWatches(with:)``) when a test says;
+/// - failures injected per verb.
+/// Every call is logged (`"create services shop/checkout-dapr"`), failed ones too, so a test can tell what was tried.
+public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing, ObjectWatching {
+  public enum Verb: String, Sendable { case get, list, watch, create, update, patch, delete }
+
+  /// One write, as a watch reports it.
+  struct Change: Sendable {
+    enum Kind: Sendable { case added, modified, deleted }
+    let version: Int
+    let kind: Kind
+    /// The collection path without a namespace.
+    let collection: String
+    let object: JSONObject
+  }
+
+  /// An open watch: what it selects, and where its events go.
+  struct Watcher: Sendable {
+    let collection: String
+    let namespace: String?
+    let terms: [SelectorTerm]
+    let continuation: AsyncThrowingStream<Change, any Error>.Continuation
+
+    func selects(_ collection: String, _ object: JSONObject) -> Bool {
+      let metadata = object["metadata"]?.objectValue ?? [:]
+      let labels = (metadata["labels"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
+      return collection == self.collection
+        && (namespace == nil || metadata["namespace"]?.stringValue == namespace)
+        && terms.allSatisfy { $0.matches(labels) }
+    }
+  }
 
   private struct State {
     var objects: [String: JSONObject] = [:]
@@ -18,6 +48,20 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
     var version = 1
     var failures: [Verb: [KubernetesError.Code]] = [:]
     var log: [String] = []
+    /// Every write since the last compaction, in version order.
+    var history: [Change] = []
+    /// Watches from a version below this are answered 410.
+    var oldestWatchable = 0
+    var watchers: [Int: Watcher] = [:]
+    var nextWatcher = 0
+
+    /// Keeps the write in the history and tells the watches that select it (under the lock, so in version order).
+    mutating func record(_ kind: Change.Kind, key: String, _ object: JSONObject) {
+      guard let collection = kinds[key] else { return }
+      let change = Change(version: version, kind: kind, collection: collection, object: object)
+      history.append(change)
+      for watcher in watchers.values where watcher.selects(collection, object) { watcher.continuation.yield(change) }
+    }
   }
 
   private let state = Mutex(State())
@@ -42,6 +86,7 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
       let key = Self.key(Object.self, stored.metadata.namespace, stored.metadata.name ?? "")
       state.objects[key] = stored.json
       state.kinds[key] = Object.resource.collectionPath(namespace: nil)
+      state.record(.added, key: key, stored.json)
       return stored
     }
   }
@@ -79,15 +124,110 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
   public func listAll<Object: KubernetesObject>(
     _ type: Object.Type, namespace: String?, options: ListOptions
   ) async throws(KubernetesError) -> KubernetesList<Object> {
-    let terms = try Self.parseSelector(options.labelSelector ?? "")
+    var options = options
+    options.limit = nil
+    options.continueToken = nil
+    return try await list(type, namespace: namespace, options: options)
+  }
+
+  /// One page: `limit` objects from the `continue` token on (the offset of the page), in namespace and name order.
+  public func list<Object: KubernetesObject>(
+    _ type: Object.Type, namespace: String?, options: ListOptions
+  ) async throws(KubernetesError) -> KubernetesList<Object> {
+    let terms = try Self.parseSelector(options.labelSelector ?? "", fieldSelector: options.fieldSelector)
+    let start = try Self.count(options.continueToken, "continue token")
     return try access(.list, type, namespace, "") { state throws(KubernetesError) in
       let items = Self.objects(of: type, in: state).filter { object in
         (namespace == nil || object.metadata.namespace == namespace)
           && terms.allSatisfy { $0.matches(object.metadata.labels ?? [:]) }
       }
+      let end = options.limit.map { min(items.count, start + max(1, $0)) } ?? items.count
       var metadata = ListMeta()
       metadata.resourceVersion = "\(state.version)"
-      return KubernetesList(items: items, metadata: metadata)
+      if end < items.count { metadata.continue = "\(end)" }
+      return KubernetesList(items: Array(items[min(start, end)..<end]), metadata: metadata)
+    }
+  }
+
+  /// The writes after `options.resourceVersion` (the current objects as ADDED when it is nil or `"0"`), then every
+  /// new one, until ``endWatches()`` or ``breakWatches(with:)``.
+  public func watch<Object: KubernetesObject>(
+    _ type: Object.Type, namespace: String?, options: WatchOptions
+  ) async throws(KubernetesError) -> WatchEvents<Object> {
+    let terms = try Self.parseSelector(options.labelSelector ?? "", fieldSelector: options.fieldSelector)
+    let from = try Self.count(options.resourceVersion, "resource version")
+    let (changes, continuation) = AsyncThrowingStream.makeStream(of: Change.self)
+    let watcher = Watcher(
+      collection: Object.resource.collectionPath(namespace: nil), namespace: namespace, terms: terms,
+      continuation: continuation)
+    let id = try access(.watch, type, namespace, "") { state throws(KubernetesError) -> Int in
+      if from == 0 {
+        for object in Self.objects(of: type, in: state) where watcher.selects(watcher.collection, object.json) {
+          continuation.yield(Change(version: from, kind: .added, collection: watcher.collection, object: object.json))
+        }
+      } else {
+        guard from >= state.oldestWatchable else {
+          throw KubernetesError(
+            code: .gone, httpStatus: 410,
+            message: "too old resource version: \(from) (\(state.oldestWatchable))")
+        }
+        for change in state.history where change.version > from && watcher.selects(change.collection, change.object) {
+          continuation.yield(change)
+        }
+      }
+      state.nextWatcher += 1
+      state.watchers[state.nextWatcher] = watcher
+      return state.nextWatcher
+    }
+    continuation.onTermination = { [weak self] _ in _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) } }
+    return WatchEvents(
+      changes.map { change -> WatchEvent<Object> in
+        switch change.kind {
+        case .added: .added(Object(json: change.object))
+        case .modified: .modified(Object(json: change.object))
+        case .deleted: .deleted(Object(json: change.object))
+        }
+      })
+  }
+
+  /// A continue token or resource version of this fake: a whole number (0 when absent), or a 400 naming it.
+  private static func count(_ text: String?, _ what: String) throws(KubernetesError) -> Int {
+    guard let value = Int(text ?? "0"), value >= 0 else {
+      throw KubernetesError(code: .badRequest, httpStatus: 400, message: "invalid \(what) \(text ?? "")")
+    }
+    return value
+  }
+
+  /// How many watches are open.
+  public var watchCount: Int { state.withLock { $0.watchers.count } }
+
+  /// Ends every open watch, as the API server does at a watch's timeout.
+  public func endWatches() {
+    for watcher in takeWatchers() { watcher.continuation.finish() }
+  }
+
+  /// Breaks every open watch with `code` (a dropped connection, a 500, a 410 sent in the stream).
+  public func breakWatches(with code: KubernetesError.Code) {
+    for watcher in takeWatchers() {
+      watcher.continuation.finish(throwing: KubernetesError(code: code, message: "injected \(code) in a watch"))
+    }
+  }
+
+  /// Forgets the history of writes: a watch from any version before now is then answered 410, as after etcd's
+  /// compaction.
+  public func compact() {
+    state.withLock { state in
+      state.history.removeAll()
+      state.oldestWatchable = state.version
+    }
+  }
+
+  /// The open watches, removed; finished by the caller outside the lock (finishing runs `onTermination`, which takes
+  /// it).
+  private func takeWatchers() -> [Watcher] {
+    state.withLock { state in
+      defer { state.watchers.removeAll() }
+      return Array(state.watchers.values)
     }
   }
 
@@ -115,6 +255,7 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
       if stored.metadata.uid == nil { stored.metadata.uid = UUID().uuidString.lowercased() }
       state.objects[key] = stored.json
       state.kinds[key] = Object.resource.collectionPath(namespace: nil)
+      state.record(.added, key: key, stored.json)
       return stored
     }
   }
@@ -130,6 +271,7 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
       var stored = object
       stored.metadata.resourceVersion = "\(state.version)"
       state.objects[key] = stored.json
+      state.record(.modified, key: key, stored.json)
       return stored
     }
   }
@@ -159,6 +301,7 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
       var patched = Object(json: merged)
       patched.metadata.resourceVersion = "\(state.version)"
       state.objects[key] = patched.json
+      state.record(.modified, key: key, patched.json)
       return patched
     }
   }
@@ -172,6 +315,9 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
         throw KubernetesError(code: .notFound, httpStatus: 404, message: "\(key) not found")
       }
       try Self.checkVersion(resourceVersion, of: existing, key)
+      var deleted = Object(json: existing)
+      deleted.metadata.resourceVersion = "\(state.version)"
+      state.record(.deleted, key: key, deleted.json)
       state.objects[key] = nil
       state.kinds[key] = nil
       return true
@@ -298,7 +444,7 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
   }
 
   /// One term of an equality-based label selector.
-  enum SelectorTerm: Equatable {
+  enum SelectorTerm: Equatable, Sendable {
     case equals(String, String)
     case notEquals(String, String)
     case exists(String)
@@ -314,7 +460,12 @@ public final class FakeObjectStore: ObjectWriting, ObjectReading, ObjectListing 
     }
   }
 
-  static func parseSelector(_ selector: String) throws(KubernetesError) -> [SelectorTerm] {
+  static func parseSelector(_ selector: String, fieldSelector: String? = nil) throws(KubernetesError) -> [SelectorTerm]
+  {
+    if let fieldSelector, !fieldSelector.isEmpty {
+      throw KubernetesError(
+        code: .badRequest, httpStatus: 400, message: "the fake reads label selectors only, not \(fieldSelector)")
+    }
     var terms: [SelectorTerm] = []
     for raw in selector.split(separator: ",") {
       let term = raw.trimmingCharacters(in: .whitespaces)

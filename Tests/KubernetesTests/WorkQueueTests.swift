@@ -1,3 +1,4 @@
+import ControlPlaneTestSupport
 import Kubernetes
 import Synchronization
 import Testing
@@ -87,35 +88,49 @@ import Testing
   }
 }
 
-/// The loop around the queue, with real (short) times.
+/// The loop around the queue, on a manual clock.
 @Suite(.timeLimit(.minutes(1))) struct ReconcileLoopTests {
-  @Test func aFailingKeyIsRetriedUntilItSucceedsAndOthersAreReconciledMeanwhile() async throws {
+  @Test func aFailingKeyComesBackAfterItsGrowingBackoffOnTheClockWhileOthersAreReconciled() async throws {
+    let clock = ManualClock()
     let attempts = Mutex<[String: Int]>([:])
-    let (finished, finish) = AsyncStream.makeStream(of: String.self)
+    let (reconciled, report) = AsyncStream.makeStream(of: String.self)
     let loop = ReconcileLoop<String>(
-      queue: WorkQueue(backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(40)))
+      queue: WorkQueue(backoff: Backoff(initial: .seconds(1), maximum: .seconds(4), jitter: 0)), clock: clock
     ) { key in
       let attempt = attempts.withLock { counts in
         counts[key, default: 0] += 1
         return counts[key]!
       }
+      report.yield("\(key) \(attempt)")
       // "flaky" fails twice (a 409, a 500), then succeeds.
-      if key == "flaky" && attempt < 3 { return .failed }
-      finish.yield(key)
-      return .done
+      return key == "flaky" && attempt < 3 ? .failed : .done
     }
     let running = Task { await loop.run() }
+    var seen = reconciled.makeAsyncIterator()
     loop.add("flaky")
     loop.add("steady")
-    var done: [String] = []
-    for await key in finished {
-      done.append(key)
-      if done.count == 2 { break }
+    #expect(await seen.next() == "flaky 1")
+    #expect(await seen.next() == "steady 1")
+
+    // (how far to move the clock, whether "flaky" is tried again then)
+    let steps: [(advance: Duration, retried: String?)] = [
+      (.milliseconds(999), nil), (.milliseconds(1), "flaky 2"),
+      (.milliseconds(1_999), nil), (.milliseconds(1), "flaky 3"),
+    ]
+    for step in steps {
+      await clock.sleepers(atLeast: 1)
+      clock.advance(by: step.advance)
+      if let retried = step.retried {
+        #expect(await seen.next() == retried)
+      } else {
+        // Not due yet: the loop's timer still sleeps.
+        #expect(clock.sleeperCount == 1)
+      }
     }
     running.cancel()
     await running.value
-    #expect(done == ["steady", "flaky"])
     #expect(attempts.withLock { $0 } == ["flaky": 3, "steady": 1])
+    #expect(loop.count == 0)
   }
 }
 

@@ -10,11 +10,11 @@ import Testing
 
 /// The Service reconciler against the in-memory fake: no API server, no informers, milliseconds per test.
 @Suite struct ServiceReconcilerTests {
-  /// A reconciler whose writes go to `store` (its client is never called: it points nowhere).
-  static func reconciler(_ store: FakeObjectStore) throws -> ServiceReconciler {
+  /// A reconciler on `store`.
+  static func reconciler(_ store: FakeObjectStore, clock: ManualClock = ManualClock()) throws -> ServiceReconciler {
     ServiceReconciler(
-      client: try KubernetesClient(configuration: KubernetesConfiguration(server: "http://127.0.0.1:9")),
-      registry: MetricsRegistry(includeProcessMetrics: false), writer: store, logger: Logger(label: "service"))
+      client: store, registry: MetricsRegistry(includeProcessMetrics: false), clock: clock,
+      logger: Logger(label: "service"))
   }
 
   /// What the informer would show: the fake's Services.
@@ -66,30 +66,57 @@ import Testing
     #expect(store.log.last == "update services shop/checkout-dapr")
   }
 
-  @Test(arguments: [KubernetesError.Code.conflict, .internalError])
-  func aFailedWriteIsRetriedByTheQueueUntilTheServiceIsRight(_ failure: KubernetesError.Code) async throws {
+  /// Runs the reconciler (its informers, work queue and writes) on `store` while `body` looks at it.
+  static func running(
+    _ reconciler: ServiceReconciler, _ body: () async throws -> Void
+  ) async throws {
+    let task = Task { try await reconciler.run() }
+    defer { task.cancel() }
+    try await body()
+  }
+
+  static func calls(_ entry: String, in store: FakeObjectStore) -> Int { store.log.count { $0 == entry } }
+
+  @Test(.timeLimit(.minutes(1)))
+  func aFailedWriteComesBackAfterTheQueuesBackoffOnTheClockUntilTheServiceIsRight() async throws {
     let store = FakeObjectStore()
-    let reconciler = try Self.reconciler(store)
-    store.fail(.create, with: failure, times: 2)
-    let (finished, finish) = AsyncStream.makeStream(of: Void.self)
-    let loop = ReconcileLoop<String>(
-      queue: WorkQueue(backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(20)))
-    ) { _ in
-      do {
-        try await reconciler.reconcile(Self.deployment(), services: Self.view(store))
-        finish.yield()
-        return .done
-      } catch {
-        return .failed
+    let clock = ManualClock()
+    store.seed(Deployment(json: Self.deployment().objectValue ?? [:]))
+    store.fail(.create, with: .conflict)
+    store.fail(.create, with: .internalError)
+    let create = "create services shop/checkout-dapr"
+    try await Self.running(try Self.reconciler(store, clock: clock)) {
+      // A 409, then a 500: each attempt waits out the key's backoff (0.8 s, then 1.6 s, plus up to 20%).
+      for (attempt, wait) in [(1, Duration.milliseconds(960)), (2, .milliseconds(1_920))] {
+        await store.waitUntil { Self.calls(create, in: store) == attempt }
+        await clock.sleepers(atLeast: 1)
+        #expect(store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr") == nil)
+        clock.advance(by: wait)
       }
+      await store.waitUntil { store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr") != nil }
+      #expect(Self.calls(create, in: store) == 3)
     }
-    let running = Task { await loop.run() }
-    loop.add("shop/checkout")
-    for await _ in finished { break }
-    running.cancel()
-    await running.value
-    #expect(store.log == Array(repeating: "create services shop/checkout-dapr", count: 3))
-    #expect(store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr") != nil)
+  }
+
+  @Test(.timeLimit(.minutes(1)))
+  func theRunningReconcilerPutsBackADeletedServiceAndRemovesItWhenDaprIsSwitchedOff() async throws {
+    let store = FakeObjectStore()
+    store.seed(Deployment(json: Self.deployment().objectValue ?? [:]))
+    let service = { store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr") }
+    try await Self.running(try Self.reconciler(store)) {
+      await store.waitUntil { service() != nil }
+
+      try await store.delete(
+        KubernetesService.self, namespace: "shop", name: "checkout-dapr", resourceVersion: nil, propagationPolicy: nil)
+      await store.waitUntil { service() != nil }
+      #expect(Self.calls("create services shop/checkout-dapr", in: store) == 2)
+
+      var deployment = try #require(store.stored(Deployment.self, namespace: "shop", name: "checkout"))
+      deployment.json["spec"] = Self.deployment(enabled: false)["spec"]
+      _ = try await store.update(deployment)
+      await store.waitUntil { service() == nil }
+      #expect(store.log.last == "delete services shop/checkout-dapr")
+    }
   }
 
   @Test func aStaleUpdateIsAConflictAndChangesNothing() async throws {

@@ -292,7 +292,7 @@ extension Patch {
   }
 }
 
-extension KubernetesClient: ObjectWriting, ObjectReading, ObjectListing {}
+extension KubernetesClient: ObjectWriting, ObjectReading, ObjectListing, ObjectWatching {}
 
 extension KubernetesClient {
   /// The client of a service that can run without a cluster (serving health and metrics only): nil, with an error

@@ -22,7 +22,8 @@ public struct InformerConfiguration<Object: KubernetesObject>: Sendable {
 /// subscribers about every change. Run it as a `Service`.
 public final class Informer<Object: KubernetesObject>: ServiceLifecycle.Service, Sendable {
   public let namespace: String?
-  private let client: KubernetesClient
+  private let client: any ObjectWatching
+  private let clock: any Clock<Duration>
   private let configuration: InformerConfiguration<Object>
   private let logger: Logger
   private let machine: Mutex<ReflectorStateMachine<Object>>
@@ -30,13 +31,15 @@ public final class Informer<Object: KubernetesObject>: ServiceLifecycle.Service,
   private let nextSubscriber = Atomic<Int>(0)
   private let synced = LatestValue(false)
 
-  /// An informer of `Object`s in `namespace` (`nil`: all namespaces).
+  /// An informer of `Object`s in `namespace` (`nil`: all namespaces), listing and watching through `client` (the
+  /// API server, or a fake in tests) and backing off on `clock`.
   public init(
-    client: KubernetesClient, namespace: String? = nil,
+    client: any ObjectWatching, namespace: String? = nil,
     configuration: InformerConfiguration<Object> = InformerConfiguration(),
-    logger: Logger
+    clock: any Clock<Duration> = ContinuousClock(), logger: Logger
   ) {
     self.client = client
+    self.clock = clock
     self.namespace = namespace
     self.configuration = configuration
     self.logger = logger
@@ -91,8 +94,7 @@ public final class Informer<Object: KubernetesObject>: ServiceLifecycle.Service,
     }
     do {
       try await cancelWhenGracefulShutdown { [self] in
-        let origin = ContinuousClock.now
-        let now: @Sendable () -> Duration = { ContinuousClock.now - origin }
+        let now = elapsedTime(on: clock)
         var action = step(.start, now: now())
         while let current = action {
           action = try await perform(current, now: now)
@@ -148,7 +150,7 @@ public final class Informer<Object: KubernetesObject>: ServiceLifecycle.Service,
       }
 
     case .wait(let delay):
-      try await Task.sleep(for: delay)
+      try await clock.sleep(for: delay)
       return step(.waited, now: now())
     }
   }

@@ -9,7 +9,7 @@ extension KubernetesClient {
   /// (``KubernetesError/Code/gone`` when the version is too old: list again).
   public func watch<Object: KubernetesObject>(
     _ type: Object.Type, namespace: String? = nil, options: WatchOptions = WatchOptions()
-  ) async throws(KubernetesError) -> WatchEventSequence<Object> {
+  ) async throws(KubernetesError) -> WatchEvents<Object> {
     let path = Object.resource.collectionPath(namespace: namespace)
     let request = try makeRequest(.GET, path, query: options.query, body: nil, contentType: nil)
     let label = "WATCH \(path)"
@@ -21,7 +21,7 @@ extension KubernetesClient {
         let body = try await response.body.collect(upTo: 1 << 20)
         throw Self.errorResponse(status: Int(response.status.code), body: body, request: label)
       }
-      return WatchEventSequence(body: response.body, request: label, server: configuration.server)
+      return WatchEvents(WatchEventSequence(body: response.body, request: label, server: configuration.server))
     } catch let error as KubernetesError {
       throw error
     } catch {
@@ -31,24 +31,24 @@ extension KubernetesClient {
 }
 
 /// The events of one watch, decoded from the newline-delimited JSON the API server streams.
-public struct WatchEventSequence<Object: KubernetesObject>: AsyncSequence, Sendable {
-  public typealias Element = WatchEvent<Object>
+struct WatchEventSequence<Object: KubernetesObject>: AsyncSequence, Sendable {
+  typealias Element = WatchEvent<Object>
   let body: HTTPClientResponse.Body
   let request: String
   let server: String
 
-  public func makeAsyncIterator() -> Iterator {
+  func makeAsyncIterator() -> Iterator {
     Iterator(body: body.makeAsyncIterator(), request: request, server: server)
   }
 
-  public struct Iterator: AsyncIteratorProtocol {
+  struct Iterator: AsyncIteratorProtocol {
     var body: HTTPClientResponse.Body.AsyncIterator
     let request: String
     let server: String
     var buffer = ByteBuffer()
 
     /// The next event; `nil` when the server ended the watch. Errors are ``KubernetesError``s.
-    public mutating func next() async throws -> WatchEvent<Object>? {
+    mutating func next() async throws -> WatchEvent<Object>? {
       while true {
         if let line = nextLine() {
           if line.readableBytes == 0 { continue }

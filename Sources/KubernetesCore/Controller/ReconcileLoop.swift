@@ -1,27 +1,26 @@
+import AsyncPrimitives
 import Synchronization
 
 /// Drives a ``WorkQueue``: informer events ``add(_:)`` keys, and one worker runs `reconcile` for each due key, then
-/// files its ``ReconcileResult`` (done, requeue after a time, or failed with the key's backoff). The clock is
-/// injected: `now` reads it and `sleep` waits on it.
+/// files its ``ReconcileResult`` (done, requeue after a time, or failed with the key's backoff). Requeue times and
+/// backoffs run on the injected clock, so a test moves them on in microseconds.
 public final class ReconcileLoop<Key: Hashable & Sendable>: Sendable {
   private let queue: Mutex<WorkQueue<Key>>
   private let wakeUps: AsyncStream<Void>
   private let wake: AsyncStream<Void>.Continuation
   private let reconcile: @Sendable (Key) async -> ReconcileResult
+  private let clock: any Clock<Duration>
   private let now: @Sendable () -> Duration
-  private let sleep: @Sendable (Duration) async throws -> Void
 
   public init(
-    queue: WorkQueue<Key> = WorkQueue(), now: (@Sendable () -> Duration)? = nil,
-    sleep: (@Sendable (Duration) async throws -> Void)? = nil,
+    queue: WorkQueue<Key> = WorkQueue(), clock: any Clock<Duration> = ContinuousClock(),
     reconcile: @escaping @Sendable (Key) async -> ReconcileResult
   ) {
     self.queue = Mutex(queue)
     (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     self.reconcile = reconcile
-    let origin = ContinuousClock.now
-    self.now = now ?? { ContinuousClock.now - origin }
-    self.sleep = sleep ?? { try await Task.sleep(for: $0) }
+    self.clock = clock
+    now = elapsedTime(on: clock)
   }
 
   /// Something about `key` changed.
@@ -45,8 +44,8 @@ public final class ReconcileLoop<Key: Hashable & Sendable>: Sendable {
       // Nothing due: wait for an added key or the next due time, whichever comes first.
       let due = queue.withLock { $0.nextDue }
       let timer = due.map { due in
-        Task { [sleep, now, wake] in
-          try? await sleep(max(.zero, due - now()))
+        Task { [clock, now, wake] in
+          try? await clock.sleep(for: max(.zero, due - now()))
           if !Task.isCancelled { wake.yield() }
         }
       }

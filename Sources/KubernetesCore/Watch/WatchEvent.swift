@@ -7,6 +7,35 @@ public enum WatchEvent<Object: KubernetesObject>: Sendable {
   case bookmark(resourceVersion: String)
 }
 
+/// The events of one watch, whichever ``ObjectWatching`` opened it: the real client's decoded stream or a fake's
+/// replay. Ends when the watch ends; throws a ``KubernetesError`` when it breaks.
+public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
+  public typealias Element = WatchEvent<Object>
+  private let makeIterator: @Sendable () -> Iterator
+
+  public init<Base: AsyncSequence & Sendable>(_ base: Base) where Base.Element == WatchEvent<Object> {
+    makeIterator = { Iterator(base: base.makeAsyncIterator()) }
+  }
+
+  public func makeAsyncIterator() -> Iterator { makeIterator() }
+
+  public struct Iterator: AsyncIteratorProtocol {
+    private var base: any AsyncIteratorProtocol<WatchEvent<Object>, any Error>
+
+    init<Base: AsyncIteratorProtocol>(base: Base) where Base.Element == WatchEvent<Object> {
+      self.base = ErasedFailure(base: base)
+    }
+
+    public mutating func next() async throws -> WatchEvent<Object>? { try await base.next() }
+  }
+
+  /// Gives any iterator the untyped failure the erased one holds.
+  private struct ErasedFailure<Base: AsyncIteratorProtocol>: AsyncIteratorProtocol {
+    var base: Base
+    mutating func next() async throws -> Base.Element? { try await base.next() }
+  }
+}
+
 /// What a watch asks for.
 public struct WatchOptions: Sendable, Hashable {
   /// Start after this version (`nil`: the API server picks, which first replays the current state).

@@ -9,9 +9,10 @@ import ServiceLifecycle
 /// `--enable-argo-rollout-service-reconciler`): creates it, reverts hand edits, and deletes it when the workload stops
 /// being Dapr-enabled (the garbage collector removes it with the workload). Runs on the leader only.
 final class ServiceReconciler: Sendable {
-  let client: KubernetesClient
-  /// Where Services are created, updated and deleted: the client, or a fake in unit tests.
-  let writer: any ObjectWriting
+  /// Where workloads and Services are watched and Services written: the API server, or a fake in unit tests.
+  let client: any ObjectWatching & ObjectWriting
+  /// Informer backoffs and the work queue's retries run on it.
+  let clock: any Clock<Duration>
   let logger: Logger
   let registry: MetricsRegistry
   /// `--watch-namespace`: only these namespaces (empty: all).
@@ -20,11 +21,11 @@ final class ServiceReconciler: Sendable {
   let argoRollouts: Bool
 
   init(
-    client: KubernetesClient, registry: MetricsRegistry, namespaces: Set<String> = [], argoRollouts: Bool = false,
-    writer: (any ObjectWriting)? = nil, logger: Logger
+    client: any ObjectWatching & ObjectWriting, registry: MetricsRegistry, namespaces: Set<String> = [],
+    argoRollouts: Bool = false, clock: any Clock<Duration> = ContinuousClock(), logger: Logger
   ) {
     self.client = client
-    self.writer = writer ?? client
+    self.clock = clock
     self.registry = registry
     self.namespaces = namespaces
     self.argoRollouts = argoRollouts
@@ -45,14 +46,16 @@ final class ServiceReconciler: Sendable {
 
   /// Watches workloads and their Services until cancelled.
   func run() async throws {
-    let deployments = Informer<Deployment>(client: client, namespace: informerNamespace, logger: logger)
-    let statefulSets = Informer<StatefulSet>(client: client, namespace: informerNamespace, logger: logger)
+    let deployments = Informer<Deployment>(
+      client: client, namespace: informerNamespace, clock: clock, logger: logger)
+    let statefulSets = Informer<StatefulSet>(
+      client: client, namespace: informerNamespace, clock: clock, logger: logger)
     let rollouts: Informer<ArgoRollout>? =
-      argoRollouts ? Informer(client: client, namespace: informerNamespace, logger: logger) : nil
+      argoRollouts ? Informer(client: client, namespace: informerNamespace, clock: clock, logger: logger) : nil
     var serviceConfiguration = InformerConfiguration<KubernetesService>()
     serviceConfiguration.labelSelector = "dapr.io/enabled=true"
     let services = Informer<KubernetesService>(
-      client: client, namespace: informerNamespace, configuration: serviceConfiguration, logger: logger)
+      client: client, namespace: informerNamespace, configuration: serviceConfiguration, clock: clock, logger: logger)
     let workloads: @Sendable (String, String, String) -> JSONValue? = { kind, namespace, name in
       switch kind {
       case "Deployment": deployments.get(namespace: namespace, name: name).map { .object($0.json) }
@@ -64,7 +67,7 @@ final class ServiceReconciler: Sendable {
     // Every change becomes a key in one work queue: repeated events for a workload are reconciled once, and a
     // reconcile that fails (a conflict, an API server error) comes back after the key's backoff instead of being
     // logged and dropped.
-    let loop = ReconcileLoop<WorkloadKey> { [self] key in
+    let loop = ReconcileLoop<WorkloadKey>(clock: clock) { [self] key in
       guard let workload = workloads(key.kind, key.namespace, key.name) else { return .done }
       do {
         try await reconcile(workload, services: ServiceView(services))
@@ -136,14 +139,14 @@ final class ServiceReconciler: Sendable {
       guard let updated = ServicePlanner.reconciled(existing: .object(existing.json), desired: desired),
         let object = updated.objectValue
       else { return }
-      _ = try await writer.update(KubernetesService(json: object))
+      _ = try await client.update(KubernetesService(json: object))
       count("updated", appID: appID)
       logger.info("Updated Service \(namespace)/\(name)")
       return
     }
     let created: Bool
     do {
-      _ = try await writer.create(KubernetesService(json: desired.objectValue ?? [:]))
+      _ = try await client.create(KubernetesService(json: desired.objectValue ?? [:]))
       created = true
     } catch {
       // Created meanwhile (the cache had not seen it yet): its watch event brings it back here.
@@ -164,7 +167,7 @@ final class ServiceReconciler: Sendable {
       guard owners.contains(where: { $0["uid"]?.stringValue == uid }) else { continue }
       let name = service.metadata.name ?? ""
       do {
-        try await writer.delete(
+        try await client.delete(
           KubernetesService.self, namespace: namespace, name: name, resourceVersion: nil, propagationPolicy: nil)
       } catch {
         guard error.code == .notFound else { throw error }
