@@ -11,6 +11,9 @@ scripts/install-prerequisites.sh
 echo "== style: swift format lint --strict with the repository's .swift-format"
 swift format lint --strict --recursive Package.swift Sources Tests Benchmarks
 
+echo "== copies: no more pairs of copied lines than .ci/duplicates-baseline (where the duplicates tool is installed)"
+scripts/check-duplicates.sh
+
 echo "== Kubernetes control plane for the tests (built once from Debian's sources, then cached)"
 scripts/kubernetes/build.sh
 
