@@ -86,12 +86,15 @@ import Testing
     store.fail(.create, with: .internalError)
     let create = "create services shop/checkout-dapr"
     try await Self.running(try Self.reconciler(store, clock: clock)) {
-      // A 409, then a 500: each attempt waits out the key's backoff (0.8 s, then 1.6 s, plus up to 20%).
-      for (attempt, wait) in [(1, Duration.milliseconds(960)), (2, .milliseconds(1_920))] {
+      // A 409, then a 500: each attempt waits out the workload's backoff on the clock (100 ms, then 200 ms, each
+      // plus up to 20%), not less.
+      for (attempt, backoff) in [(1, Duration.milliseconds(100)), (2, .milliseconds(200))] {
         await store.waitUntil { Self.calls(create, in: store) == attempt }
         await clock.sleepers(atLeast: 1)
+        clock.advance(by: backoff - .milliseconds(1))
+        #expect(clock.sleeperCount == 1, "attempt \(attempt + 1) came before the backoff")
         #expect(store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr") == nil)
-        clock.advance(by: wait)
+        clock.advance(by: backoff / 5 + .milliseconds(1))
       }
       await store.waitUntil { store.stored(KubernetesService.self, namespace: "shop", name: "checkout-dapr") != nil }
       #expect(Self.calls(create, in: store) == 3)
