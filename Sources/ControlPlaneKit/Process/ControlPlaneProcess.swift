@@ -159,8 +159,11 @@ public enum ControlPlaneProcess {
         "Memory release is off (\(MemoryRelease.switchVariable)): the heap is not trimmed, start-up pages stay")
     }
     all += services
+    let unstopped = UnstoppedServices()
+    all = all.map(unstopped.tracking)
     // Last, so that it hears of the stop first (services are told in reverse order).
-    all.append(ShutdownDeadline(limit: .seconds(15), logger: environment.logger(subscope: "lifecycle")))
+    all.append(
+      ShutdownDeadline(limit: .seconds(15), unstopped: unstopped, logger: environment.logger(subscope: "lifecycle")))
     var configuration = ServiceGroupConfiguration(
       services: all.map { .init(service: $0) },
       gracefulShutdownSignals: [.sigterm, .sigint],
