@@ -5,6 +5,24 @@ import KubernetesCore
 /// The `<app-id>-dapr` Service a Dapr-enabled Deployment or StatefulSet gets, as a value, and whether an existing
 /// Service has drifted from it.
 public enum ServicePlanner {
+  /// What the Service reconciler keeps of a workload in its caches: its kind, name, namespace, uid and version, its
+  /// selector and its pod template's annotations. Everything ``desired(for:)`` reads, and nothing else: containers,
+  /// volumes and status stay out, so the operator's memory follows the number of workloads, not their size (Dapr's
+  /// operator kept whole Deployments and grew with the cluster, dapr#5693).
+  @Sendable public static func workloadFacts<Workload: KubernetesObject>(_ workload: Workload) -> Workload {
+    var metadata: JSONObject = [:]
+    for key in ["name", "namespace", "uid", "resourceVersion"] { metadata[key] = workload.json["metadata"]?[key] }
+    var facts: JSONObject = ["metadata": .object(metadata)]
+    for key in ["apiVersion", "kind"] { facts[key] = workload.json[key] }
+    var spec: JSONObject = [:]
+    spec["selector"] = workload.json["spec"]?["selector"]
+    if let annotations = workload.json["spec"]?["template"]?["metadata"]?["annotations"] {
+      spec["template"] = ["metadata": ["annotations": annotations]]
+    }
+    facts["spec"] = .object(spec)
+    return Workload(json: facts)
+  }
+
   /// The app id and the Service for `workload`, or nil when its pod template is not Dapr-enabled or names no app id.
   /// As in Dapr, the app id must be annotated: without it each pod's app id is its own name, which no Service named
   /// after the workload would match.

@@ -20,6 +20,27 @@ func workload(annotations: [String: String], kind: String = "Deployment") -> JSO
 }
 
 @Suite struct ServicePlannerTests {
+  @Test(arguments: [
+    ["dapr.io/enabled": "true", "dapr.io/grpc-port": "6000", "dapr.io/sidecar-svc-annotations": "team=payments"],
+    ["dapr.io/enabled": "false"],
+    ["dapr.io/enabled": "true", "dapr.io/enable-metrics": "false"],
+  ])
+  func theFactsTheReconcilerCachesPlanTheSameServiceWithoutThePodSpecOrStatus(annotations: [String: String]) {
+    var full = workload(annotations: annotations).objectValue ?? [:]
+    full["status"] = ["replicas": 3, "conditions": [["type": "Available", "status": "True"]]]
+    full["metadata"] = [
+      "name": "checkout", "namespace": "shop", "uid": "uid-1", "resourceVersion": "42",
+      "managedFields": [["manager": "kubectl"]], "annotations": ["deployment.kubernetes.io/revision": "7"],
+    ]
+    let facts = ServicePlanner.workloadFacts(Deployment(json: full)).json
+
+    #expect(ServicePlanner.desired(for: .object(facts))?.service == ServicePlanner.desired(for: .object(full))?.service)
+    #expect(facts["metadata"]?["resourceVersion"]?.stringValue == "42")
+    #expect(facts["status"] == nil && facts["metadata"]?["managedFields"] == nil)
+    #expect(facts["spec"]?["template"]?["spec"] == nil)
+    #expect(facts["spec"]?["template"]?["metadata"]?["labels"] == nil)
+  }
+
   @Test func aDaprDeploymentGetsAHeadlessServiceWithDaprsPortsAnnotationsAndOwner() throws {
     let (appID, service) = try #require(
       ServicePlanner.desired(

@@ -46,12 +46,15 @@ final class ServiceReconciler: Sendable {
 
   /// Watches workloads and their Services until cancelled.
   func run() async throws {
-    let deployments = Informer<Deployment>(
-      client: client, namespace: informerNamespace, clock: clock, logger: logger)
-    let statefulSets = Informer<StatefulSet>(
-      client: client, namespace: informerNamespace, clock: clock, logger: logger)
-    let rollouts: Informer<ArgoRollout>? =
-      argoRollouts ? Informer(client: client, namespace: informerNamespace, clock: clock, logger: logger) : nil
+    func workloadInformer<Workload: KubernetesObject>(_ type: Workload.Type) -> Informer<Workload> {
+      var configuration = InformerConfiguration<Workload>()
+      configuration.transform = ServicePlanner.workloadFacts
+      return Informer(
+        client: client, namespace: informerNamespace, configuration: configuration, clock: clock, logger: logger)
+    }
+    let deployments = workloadInformer(Deployment.self)
+    let statefulSets = workloadInformer(StatefulSet.self)
+    let rollouts = argoRollouts ? workloadInformer(ArgoRollout.self) : nil
     var serviceConfiguration = InformerConfiguration<KubernetesService>()
     serviceConfiguration.labelSelector = "dapr.io/enabled=true"
     let services = Informer<KubernetesService>(
