@@ -125,7 +125,8 @@ public final class ResourceCache: Service, Sendable {
       { [events = mcpServers.events()] in await fanOut.send(events, as: .mcpServer) },
       { [events = workflowAccessPolicies.events()] in await fanOut.send(events, as: .workflowAccessPolicy) },
     ]
-    sends += secrets.informers.map { informer in { [events = informer.events()] in await fanOut.sendUsers(of: events) }
+    for informer in secrets.informers {
+      sends.append { [events = informer.events()] in await fanOut.sendUsers(of: events) }
     }
     var informers: [any Service] = [
       components, configurations, subscriptions, resiliencies, httpEndpoints, appConfigurations.pods,
