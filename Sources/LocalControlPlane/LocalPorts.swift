@@ -1,15 +1,60 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
   import Darwin
 #endif
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it for a socket that is closed again).
-/// For processes that must be told their ports up front; servers in the test process should bind port 0.
+/// A TCP port on 127.0.0.1 that is free now and that no other caller in this process was given, for a server that
+/// must be told its port up front (a child process, or a server that cannot report the port it bound).
+///
+/// The port comes from below the kernel's ephemeral range. A port the kernel picked for a socket that is closed
+/// again is back in that range at once, and any outgoing connection (to the API server, say) may take it before the
+/// server binds it: a test once waited 30 s for a sentry whose gRPC port had gone that way.
 public func freeLocalPort() -> Int {
-  let bound = boundLoopbackSocket()
-  close(bound.descriptor)
-  return bound.port
+  LocalPortPicker.shared.next()
+}
+
+/// Hands out free ports between 20000 and the start of the ephemeral range, each once per process, starting at a
+/// random place so that two test processes seldom try the same ports.
+final class LocalPortPicker: Sendable {
+  static let shared = LocalPortPicker(range: 20_000..<ephemeralRangeStart())
+
+  private let range: Range<Int>
+  private let state: Mutex<(cursor: Int, given: Set<Int>)>
+
+  init(range: Range<Int>) {
+    self.range = range
+    state = Mutex((cursor: range.isEmpty ? 0 : Int.random(in: range), given: []))
+  }
+
+  func next() -> Int {
+    let picked: Int? = state.withLock { state in
+      for _ in 0..<range.count {
+        let port = state.cursor
+        state.cursor = port + 1 < range.upperBound ? port + 1 : range.lowerBound
+        if !state.given.contains(port), LocalPorts.isFree(port) {
+          state.given.insert(port)
+          return port
+        }
+      }
+      return nil
+    }
+    if let picked { return picked }
+    // Every port below the ephemeral range is taken (or there is no such range): let the kernel pick one.
+    let bound = boundLoopbackSocket()
+    close(bound.descriptor)
+    return bound.port
+  }
+
+  /// The first port of the kernel's ephemeral range (Linux's default when it cannot be read).
+  static func ephemeralRangeStart() -> Int {
+    let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+    let first = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) }
+    return max(20_000, first ?? 32_768)
+  }
 }
 
 /// A TCP socket bound to a port the kernel picks on 127.0.0.1 (not listening), and that port.
