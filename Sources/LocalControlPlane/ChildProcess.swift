@@ -25,17 +25,30 @@ public final class ChildProcess: Sendable {
 
   /// Starts `name` (an executable of this package) with `arguments`, in this process's environment plus
   /// `environment`.
-  public convenience init(_ name: String, arguments: [String], environment: [String: String] = [:]) throws {
+  public convenience init(
+    _ name: String, arguments: [String], environment: [String: String] = [:], logFile: URL? = nil
+  ) throws {
     try self.init(
       executable: Self.binariesDirectory.appendingPathComponent(name), arguments: arguments,
-      environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
+      environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new }, logFile: logFile)
   }
 
   /// Starts `executable` with exactly `environment`. The kernel stops it (SIGTERM) when this process dies, even
-  /// by a crash: it is started through util-linux's `setpriv --pdeathsig`, which then becomes it.
+  /// by a crash: it is started through util-linux's `setpriv --pdeathsig`, which then becomes it. With `logFile`,
+  /// the output is also written there as it comes (created or emptied first), for `tail -f` while it runs.
   public init(
-    executable: URL, arguments: [String], environment: [String: String], currentDirectory: URL? = nil
+    executable: URL, arguments: [String], environment: [String: String], currentDirectory: URL? = nil,
+    logFile: URL? = nil
   ) throws {
+    let log: FileHandle?
+    if let logFile {
+      guard FileManager.default.createFile(atPath: logFile.path, contents: nil) else {
+        throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: logFile.path])
+      }
+      log = try FileHandle(forWritingTo: logFile)
+    } else {
+      log = nil
+    }
     let process = Process()
     if FileManager.default.isExecutableFile(atPath: Self.setpriv) {
       process.executableURL = URL(fileURLWithPath: Self.setpriv)
@@ -60,7 +73,9 @@ public final class ChildProcess: Sendable {
         let data = reader.availableData
         if data.isEmpty { break }
         output.append(String(decoding: data, as: UTF8.self))
+        try? log?.write(contentsOf: data)
       }
+      try? log?.close()
       drained.fire(())
     }
     let exited = self.exited

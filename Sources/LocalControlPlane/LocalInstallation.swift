@@ -88,11 +88,12 @@ public final class LocalInstallation: Sendable {
         "--healthz-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1",
       ],
       environmentOverrides: environment.merging(["DAPR_SENTRY_TOKEN_FILE": token]) { $1 })
+    let logFile = files.appendingPathComponent("\(binary).log")
     let process = try ChildProcess(
       executable: ChildProcess.binariesDirectory.appendingPathComponent(plan.binary), arguments: plan.arguments,
-      environment: plan.environment)
+      environment: plan.environment, logFile: logFile)
     let running = RunningBinary(
-      name: binary, process: process, healthzPort: healthz, metricsPort: metrics, pod: podName)
+      name: binary, process: process, healthzPort: healthz, metricsPort: metrics, pod: podName, logFile: logFile)
     try await running.waitUntilHealthy()
     return running
   }
@@ -211,6 +212,8 @@ public struct RunningBinary: Sendable {
   public let metricsPort: Int
   /// The pod it stands for.
   public let pod: String
+  /// Where its output is written as it runs.
+  public let logFile: URL
 
   /// Waits until `/healthz` answers 200; a process that exits first fails with its output.
   public func waitUntilHealthy() async throws {

@@ -112,13 +112,16 @@ struct LocalRunner: AsyncParsableCommand {
       console.done("\(injected.count) of \(pods.count) pods came back from the injector with a daprd container")
       let port = isFree(3500) ? 3500 : freeLocalPort()
       let metrics = freeLocalPort()
+      let simulatorFiles = work.appendingPathComponent("dapr-sidecar-sim")
+      try FileManager.default.createDirectory(at: simulatorFiles, withIntermediateDirectories: true)
       let simulator = try ChildProcess(
         "dapr-sidecar-sim",
         arguments: [
           "--kubeconfig", kubeconfig, "--namespace", demo, "--http-port", "\(port)", "--healthz-port",
           "\(freeLocalPort())", "--metrics-port", "\(metrics)", "--healthz-listen-address", "127.0.0.1",
           "--metrics-listen-address", "127.0.0.1", "--relist-interval", "10s",
-        ] + endpoints.simulatorResolveRules(namespace: namespace).flatMap { ["--resolve", $0] })
+        ] + endpoints.simulatorResolveRules(namespace: namespace).flatMap { ["--resolve", $0] },
+        logFile: simulatorFiles.appendingPathComponent("dapr-sidecar-sim.log"))
       cleanup.append {
         console.line("stopping the simulated sidecars"); simulator.signal(); simulator.waitForExit(within: .seconds(10))
       }
@@ -174,6 +177,7 @@ struct LocalRunner: AsyncParsableCommand {
       console.line("  curl -s localhost:\(simulatorPort)/sidecars/demo/<pod>/v1.0/metadata")
       console.line("  kubectl apply -f - <<< '\(Demo.oneLineComponent)'   # then ask /v1.0/metadata again")
     }
+    console.line("  tail -f \(work.path)/*/*.log   # what each process logs")
     if let prometheusURL {
       console.line("  open \(prometheusURL)/graph?g0.expr=dapr_sentry_cert_sign_success_total   # Prometheus")
     }

@@ -205,7 +205,8 @@ struct OperatorGRPCServer: Service {
     }
     try await server.serveUntilShutdown(
       readiness: readiness, target: OperatorServer.apiTarget, logger: logger,
-      listening: { _, port in "Starting gRPC server on port \(port)" }, onListening: onListening)
+      listening: { _, port in "Starting gRPC server on port \(port)" }, onListening: onListening,
+      onShutdown: { [hub = service.hub] in hub.closeAll() })
   }
 }
 

@@ -6,6 +6,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Kubernetes
 import Logging
+import ServiceLifecycle
 import Testing
 
 @testable import Operator
@@ -61,6 +62,16 @@ final class EventInbox: Sendable {
   }
 }
 
+/// The test API server with Dapr's CRDs installed, an admin client for it, and a new namespace `<prefix>-<random>`.
+func namespaceWithDaprCRDs(_ prefix: String) async throws -> (LocalKubernetes.Cluster, KubernetesClient, String) {
+  let cluster = try await LocalKubernetes.shared.cluster()
+  let admin = try cluster.adminClient()
+  try await cluster.installDaprCRDs(admin)
+  let ns = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
+  _ = try await admin.create(Namespace(name: ns))
+  return (cluster, admin, ns)
+}
+
 @Suite(.serialized, .timeLimit(.minutes(3))) struct OperatorIntegrationTests {
   static let operatorID = try! SPIFFEID(trustDomain: "cluster.local", namespace: "dapr-system", appID: "dapr-operator")
 
@@ -92,6 +103,16 @@ final class EventInbox: Sendable {
     admin: KubernetesClient, namespace: String, appID: String,
     _ body: @escaping @Sendable (OperatorClient, ResourceHub) async throws -> Void
   ) async throws {
+    try await withOperatorAPI(admin: admin, namespace: namespace, appID: appID) { api, hub, _ in
+      try await body(api, hub)
+    }
+  }
+
+  /// As above, with the service group the caches and the server run in, for a body that stops it.
+  static func withOperatorAPI(
+    admin: KubernetesClient, namespace: String, appID: String,
+    _ body: @escaping @Sendable (OperatorClient, ResourceHub, ServiceGroup) async throws -> Void
+  ) async throws {
     let ca = try TestCertificateAuthority()
     let metrics = OperatorMetrics(registry: MetricsRegistry(includeProcessMetrics: false))
     let readiness = ReadinessTargets([OperatorServer.apiTarget, ResourceCache.readinessTarget])
@@ -107,7 +128,10 @@ final class EventInbox: Sendable {
     let client = try SPIFFEID(trustDomain: "cluster.local", namespace: namespace, appID: appID)
     let identity = try ca.issue(spiffeID: client, keyType: .ed25519)
     let trust = ca.trustBundle
-    try await withRunningServices([cache, server]) {
+    let group = ServiceGroup(services: [cache, server], logger: Logger(label: "operator"))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+      tasks.addTask { try await group.run() }
+      defer { tasks.cancelAll() }
       let port = try await listening.value()
       try await eventually("the caches have synced") { readiness.notReady.isEmpty }
       let transport = try SecureGRPC.clientTransport(
@@ -116,7 +140,7 @@ final class EventInbox: Sendable {
           identity: LatestValue(identity),
           verifier: SPIFFEPeerVerifier(trustAnchors: { trust }, requirement: .exactly(Self.operatorID))))
       try await withGRPCClient(transport: transport) { grpc in
-        try await body(Dapr_Proto_Operator_V1_Operator.Client(wrapping: grpc), hub)
+        try await body(Dapr_Proto_Operator_V1_Operator.Client(wrapping: grpc), hub, group)
       }
     }
   }
@@ -206,6 +230,39 @@ final class EventInbox: Sendable {
       }
     }
     for ns in [a, b] { try? await admin.delete(Namespace.self, name: ns) }
+    await admin.shutdown()
+  }
+
+  @Test func aStreamWhoseSidecarLeftIsClosedAtOnceAndAStoppingOperatorEndsTheStreamsStillOpen() async throws {
+    let (cluster, admin, ns) = try await namespaceWithDaprCRDs("ops-leave")
+    var stream = Dapr_Proto_Operator_V1_ComponentUpdateRequest()
+    stream.namespace = ns
+    let request = stream
+
+    try await Self.withOperatorAPI(admin: admin, namespace: ns, appID: "cart") { api, hub, group in
+      // gRPC tells a handler of a gone client only through the RPC's cancellation handle; the stream must close
+      // then, not when a change of its kind next fails to write (for some kinds, never).
+      let leaving = Task { try await api.componentUpdate(request) { for try await _ in $0.messages {} } }
+      try await eventually("the stream is connected") { hub.connectedStreams(.component) == 1 }
+      leaving.cancel()
+      try await eventually("the stream of the sidecar that left is closed, with no change sent") {
+        hub.connectedStreams(.component) == 0
+      }
+      // A graceful stop ends the streams still open (daprd then connects again, to another replica): the call ends
+      // normally, and the server does not wait for its stop deadline.
+      let staying = Task {
+        try await api.componentUpdate(request) { response in
+          var events = 0
+          for try await _ in response.messages { events += 1 }
+          return events
+        }
+      }
+      try await eventually("the second stream is connected") { hub.connectedStreams(.component) == 1 }
+      await group.triggerGracefulShutdown()
+      #expect(try await staying.value == 0)
+      #expect(hub.connectedStreams(.component) == 0)
+    }
+    try? await admin.delete(Namespace.self, name: ns)
     await admin.shutdown()
   }
 
@@ -334,11 +391,7 @@ extension OperatorIntegrationTests {
   }
 
   @Test func mcpServersAndWorkflowAccessPoliciesAreListedAndStreamedLikeTheOtherKinds() async throws {
-    let cluster = try await LocalKubernetes.shared.cluster()
-    let admin = try cluster.adminClient()
-    try await cluster.installDaprCRDs(admin)
-    let ns = "ops-mcp-\(UInt32.random(in: 0...UInt32.max))"
-    _ = try await admin.create(Namespace(name: ns))
+    let (cluster, admin, ns) = try await namespaceWithDaprCRDs("ops-mcp")
     let kubeconfig = cluster.kubeconfigPath
     _ = try kubectl(
       ["create", "secret", "generic", "mcp-token", "-n", ns, "--from-literal=token=Bearer abc"], kubeconfig: kubeconfig)
@@ -520,11 +573,7 @@ extension OperatorIntegrationTests {
 
 @Suite(.serialized, .timeLimit(.minutes(3))) struct ConversionWebhookIntegrationTests {
   @Test func aV1alpha1SubscriptionComesBackAsV2alpha1ThroughTheWebhook() async throws {
-    let cluster = try await LocalKubernetes.shared.cluster()
-    let admin = try cluster.adminClient()
-    try await cluster.installDaprCRDs(admin)
-    let ns = "conv-\(UInt32.random(in: 0...UInt32.max))"
-    _ = try await admin.create(Namespace(name: ns))
+    let (cluster, admin, ns) = try await namespaceWithDaprCRDs("conv")
     let ca = try TestCertificateAuthority()
     let listening = Signal<Int>()
     var webhook = ConversionWebhook(

@@ -2,6 +2,7 @@ import ControlPlaneKit
 import ControlPlaneTestSupport
 import Kubernetes
 import Logging
+import ServiceLifecycle
 import Testing
 
 @testable import Operator
@@ -67,6 +68,20 @@ struct ResourceCacheTests {
     let item = object["spec"]?["metadata"]?.arrayValue?.first
     let value = item?["value"]?.stringValue ?? object["metadata"]?["name"]?.stringValue
     return (type, value ?? "")
+  }
+
+  @Test func aGracefulStopEndsTheCacheWithItsFanOutAndEventRecorderWithoutCancellation() async throws {
+    let readiness = ReadinessTargets([ResourceCache.readinessTarget])
+    let cache = ResourceCache(client: store, metrics: metrics, readiness: readiness, logger: Logger(label: "test"))
+    _ = cache.makeHub(metrics: metrics, logger: Logger(label: "test"))
+    // No stop deadline: the group returns only once the cache has ended by itself.
+    let group = ServiceGroup(services: [cache], logger: Logger(label: "test"))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+      tasks.addTask { try await group.run() }
+      try await eventually("the cache is ready") { readiness.isReady }
+      await group.triggerGracefulShutdown()
+      try await tasks.waitForAll()
+    }
   }
 
   @Test func aChangedSecretSendsItsComponentsAgainWithTheNewValue() async throws {

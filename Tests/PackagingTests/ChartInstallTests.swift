@@ -156,10 +156,19 @@ import Testing
       "named by dashboards or alerts but exposed by no binary: \(named.subtracting(exposed).sorted())")
 
     // --- stop, then read the audit log -------------------------------------------------------------------------------
+    // A stop within its deadline logs nothing above info: a service that ignores the graceful stop is cancelled at
+    // the deadline, and that shows as errors (a server's "Waiting on child channel") or a lease not released.
+    let logged = running.mapValues { $0.process.capturedOutput.count }
     for binary in running.values { binary.process.signal() }
     for (name, binary) in running {
       let status = try await binary.process.exitStatus()
       #expect(status == 0, "\(name) exited with \(status):\n\(binary.process.capturedOutput.suffix(3000))")
+      let stopping = binary.process.capturedOutput.dropFirst(logged[name] ?? 0)
+      let loud = stopping.split(separator: "\n").filter {
+        $0.contains("level=error") || $0.contains("level=warning") || $0.contains(#""level":"error""#)
+          || $0.contains(#""level":"warning""#)
+      }
+      #expect(loud.isEmpty, "\(name) while stopping:\n\(loud.joined(separator: "\n"))")
     }
     running = [:]
     await admin.shutdown()

@@ -50,7 +50,12 @@ struct OperatorService: Dapr_Proto_Operator_V1_Operator.SimpleServiceProtocol {
     }
   }
 
-  /// Runs an update stream until the client goes away; a stream that falls behind ends with `ResourceExhausted`.
+  /// Runs an update stream until the client goes away or the operator stops; a stream that falls behind ends with
+  /// `ResourceExhausted`.
+  ///
+  /// gRPC tells a handler that its client went away through the RPC's cancellation handle, not by cancelling its
+  /// task: without the handler below, the stream of a sidecar that is gone would stay open (and queue changes) until
+  /// the next change of its kind failed to write, which for a kind that seldom changes is never.
   func stream<Event>(
     _ kind: ResourceKind, namespace: String, context: ServerContext, writer: RPCWriter<Event>,
     make: @escaping (ResourceEventType, Data) -> Event
@@ -58,9 +63,14 @@ struct OperatorService: Dapr_Proto_Operator_V1_Operator.SimpleServiceProtocol {
     let scope = try Self.authorize(context, namespace: namespace)
     let (id, events) = hub.open(kind, scope: scope)
     defer { hub.close(id, kind: kind) }
-    for await case .event(let type, let data, let queuedAt) in events {
-      try await writer.write(make(type, data))
-      hub.metrics.deliveryDelay.record(ContinuousClock.now - queuedAt)
+    let hub = self.hub
+    try await withRPCCancellationHandler {
+      for await case .event(let type, let data, let queuedAt) in events {
+        try await writer.write(make(type, data))
+        hub.metrics.deliveryDelay.record(ContinuousClock.now - queuedAt)
+      }
+    } onCancelRPC: {
+      hub.close(id, kind: kind)
     }
     if hub.didOverflow(id) {
       throw RPCError(

@@ -146,9 +146,6 @@ public final class ResourceCache: Service, Sendable {
       synced.append(workflowAccessPolicies.waitUntilSynced)
     }
     try await withThrowingTaskGroup(of: Void.self) { group in
-      for informer in informers {
-        group.addTask { try await informer.run() }
-      }
       group.addTask { [self, synced] in
         for wait in synced { await wait() }
         // Not the pod cache: until it has synced every app gets all of its namespace's Configurations.
@@ -156,7 +153,16 @@ public final class ResourceCache: Service, Sendable {
       }
       for send in sends { group.addTask { await send() } }
       group.addTask { [events = secrets.events] in await events.run() }
-      try await group.waitForAll()
+      // The informers end at a graceful stop. The fan-out and the Event recorder then have nothing left to do, and
+      // some would wait for ever: an absent kind's informer never runs to end its stream, and the recorder's queue
+      // is never finished. So they are cancelled rather than waited for.
+      try await withThrowingTaskGroup(of: Void.self) { running in
+        for informer in informers {
+          running.addTask { try await informer.run() }
+        }
+        try await running.waitForAll()
+      }
+      group.cancelAll()
     }
   }
 }

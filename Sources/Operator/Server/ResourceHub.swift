@@ -96,6 +96,19 @@ public final class ResourceHub: Sendable {
     metrics.streams(kind).set(Double(count))
   }
 
+  /// Ends every stream (the operator is stopping): each call then returns OK, and the sidecar connects again, to
+  /// another replica behind the Service.
+  public func closeAll() {
+    let closed = streams.withLock { streams in
+      defer { streams = [:] }
+      return streams
+    }
+    for (kind, streams) in closed {
+      for stream in streams.values { stream.continuation.finish() }
+      metrics.streams(kind).set(Double(0))
+    }
+  }
+
   /// How many streams of `kind` are connected.
   public func connectedStreams(_ kind: ResourceKind) -> Int { streams.withLock { $0[kind]?.count ?? 0 } }
 
